@@ -1,0 +1,74 @@
+"""Write the DuckDB warehouse: a new file built beside the old one, then swapped in with os.replace."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from sti_portal import catalogue
+from sti_portal.config import WAREHOUSE_SQL_DIR
+from sti_portal.releases import KIND_PRECEDENCE
+
+FACT_COLUMNS = ["region_code", "indicator_id", "year", "release", "value", "obs_status", "source_id", "source_ref", "note"]
+
+
+def releases_frame(observations: pd.DataFrame) -> pd.DataFrame:
+    releases = (observations[["release", "source_id", "release_kind", "vintage"]]
+                .drop_duplicates("release").rename(columns={"release": "release_id"}))
+    releases["precedence"] = releases["release_kind"].map(KIND_PRECEDENCE).astype("int64")
+    releases["vintage"] = pd.to_datetime(releases["vintage"]).dt.date
+    return releases.sort_values("release_id").reset_index(drop=True)
+
+
+def content_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """A hash of the fact table's content, independent of how the file lays it out on disk."""
+    digest = hashlib.sha256()
+    for row in con.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM observation_fact ORDER BY ALL").fetchall():
+        digest.update(repr(row).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataFrame, aliases: pd.DataFrame,
+                    dropped: pd.DataFrame, release_differences: pd.DataFrame, validation_results: pd.DataFrame,
+                    build_info: dict[str, str]) -> str:
+    """Build the warehouse at `path` atomically; returns the content digest."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute((WAREHOUSE_SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+        indicators = catalogue.indicators().reset_index(drop=True)
+        tables = {
+            "regions": regions,
+            "region_aliases": aliases[["alias", "region_code", "source_id"]],
+            "sources": catalogue.sources(),
+            "indicators": indicators,
+            "releases": releases_frame(observations),
+            "observation_fact": observations[FACT_COLUMNS].sort_values(FACT_COLUMNS[:4]),
+            "release_differences": release_differences,
+            "validation_results": validation_results,
+            "dropped_rows": dropped,
+        }
+        for table, frame in tables.items():
+            columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+            con.register("incoming", frame[columns])
+            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+            con.unregister("incoming")
+        con.execute((WAREHOUSE_SQL_DIR / "views.sql").read_text(encoding="utf-8"))
+        digest = content_digest(con)
+        info = {**build_info, "content_sha256": digest}
+        con.executemany("INSERT INTO build_info VALUES (?, ?)", sorted(info.items()))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return digest
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
