@@ -50,6 +50,12 @@ class Paths:
         return self
 
 
+def snapshot_dir() -> Path:
+    """The source snapshots to build from: the bundled ones unless STI_SNAPSHOT_DIR names another copy."""
+    override = os.environ.get("STI_SNAPSHOT_DIR")
+    return Path(override).resolve() if override else REPO_ROOT / "sources" / "snapshots"
+
+
 def sti_home() -> Path:
     return Path(os.environ.get("STI_HOME", REPO_ROOT / ".sti-home")).resolve()
 

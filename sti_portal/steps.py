@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.common import SNAPSHOT_DIR
-from sti_portal import catalogue
+from sti_portal import catalogue, config
 from sti_portal.derive import derive_all
 from sti_portal.harmonise import HarmonisedBatch, RegionResolver, country_regions, harmonise
 from sti_portal.validate import bulletin_agreement_frame
@@ -34,8 +33,8 @@ SOURCE_ADAPTERS = {
 }
 
 
-def extract_source(name: str, snapshot_dir: Path = SNAPSHOT_DIR) -> pd.DataFrame:
-    return importlib.import_module(SOURCE_ADAPTERS[name]).extract(snapshot_dir)
+def extract_source(name: str, snapshot_dir: Path | None = None) -> pd.DataFrame:
+    return importlib.import_module(SOURCE_ADAPTERS[name]).extract(snapshot_dir or config.snapshot_dir())
 
 
 def harmonise_sources(frames: list[pd.DataFrame]) -> HarmonisedBatch:

@@ -273,7 +273,10 @@ class SuiteOutcome:
 def _gx_context():
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("sti")
     asset = source.add_dataframe_asset("frame")
     return context, asset.add_batch_definition_whole_dataframe("whole")

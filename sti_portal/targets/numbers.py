@@ -63,8 +63,11 @@ def _parse_cn_below_wan(text: str) -> int | None:
     """Chinese integer below 10,000 (``六百五十``, ``十五``, ``两千``, ``一百零五``, colloquial ``一百五``)."""
     if not text:
         return 0
-    if len(text) > 1 and all(ch in CN_DIGITS for ch in text):      # 二〇二五 read digit by digit
-        return int("".join(str(CN_DIGITS[ch]) for ch in text))
+    if len(text) > 1 and all(ch in CN_DIGITS for ch in text):
+        # 二〇二五 read digit by digit; 三四 (three or four) and 四五 (of 十四五) are not numbers
+        if len(text) >= 3 and any(ch in "〇零" for ch in text):
+            return int("".join(str(CN_DIGITS[ch]) for ch in text))
+        return None
     total = 0
     digit: int | None = None
     last_unit = None
@@ -268,7 +271,7 @@ def find_quantities(text: str) -> list[Quantity]:
             break
         q = _quantity_from_match(text, m)
         if q is None:
-            pos = m.start() + 1
+            pos = m.end("n1")                      # skip the whole invalid numeral (十四五)
             continue
         found.append(q)
         pos = max(q.end, m.start() + 1)

@@ -1,0 +1,3 @@
+from sti_portal.cli import main
+
+main()

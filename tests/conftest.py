@@ -1,0 +1,73 @@
+"""Shared fixtures: one real build of the warehouse from the bundled snapshots per test session."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def run_sti(args: list[str], home: Path, timeout: int = 600, env_extra: dict | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+    """Run the `sti` command the way a user does, in its own process."""
+    env = {**os.environ, "STI_HOME": str(home), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "sti_portal", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def built_home(tmp_path_factory) -> Path:
+    """STI_HOME after `sti build` from the bundled sources (a real Dagster run)."""
+    home = tmp_path_factory.mktemp("sti-home")
+    result = run_sti(["build"], home)
+    assert result.returncode == 0, f"sti build failed:\n{result.stdout}\n{result.stderr}"
+    return home
+
+
+@pytest.fixture(scope="session")
+def sti_db(built_home) -> Path:
+    return built_home / "sti.db"
+
+
+@pytest.fixture(scope="session")
+def warehouse_db(built_home) -> Path:
+    return built_home / "warehouse.duckdb"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def portal_url(built_home):
+    """A real Datasette serving the built sti.db on loopback, started with `sti serve`."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "STI_HOME": str(built_home)}
+    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError(f"datasette did not start: {process.stdout.read().decode(errors='replace')}")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,323 @@
+"""Independent source verification of published values in sti.db.
+
+Every row of ``tests/fixtures/source_cells.csv`` names one cell of an original snapshot file
+(yearbook ``.xls`` or a CSV), located by hand on the raw sheet. The tests below read that cell
+with their own tiny reader (msoffcrypto + xlrd, or the csv module), apply the unit scale and
+compare with what the real ``sti build`` published. Nothing from ``sources/`` or ``sti_portal/``
+is imported: the expected value never travels through the pipeline's own code.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import re
+import sqlite3
+from pathlib import Path
+
+import msoffcrypto
+import pytest
+import xlrd
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOTS = REPO_ROOT / "sources" / "snapshots"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "source_cells.csv"
+EXCEL_DEFAULT_PASSWORD = "VelvetSweatshop"
+REL_TOL = 1e-9
+
+MONEY_INDICATOR_PATTERNS = ("rd_expenditure%", "tech_contract_turnover%", "hightech_industry_revenue")
+
+# Region-year pairs for the derived indicator; both inputs must be fixture rows.
+DERIVED_CASES = [("110000", 2023), ("540000", 2010), ("640000", 2020), ("110000", 2010), ("440000", 2015)]
+
+# Labels a fixture cell's row may carry (after removing whitespace, lower-cased); used only to
+# check that the fixture itself points at the right row.
+REGION_LABELS = {
+    "100000": ("全国", "nationaltotal", "nationaltota1"),
+    "110000": ("北京", "beijing"),
+    "130000": ("河北", "hebei", "hbei"),
+    "150000": ("内蒙古", "内蒙占", "innermongolia"),
+    "220000": ("吉林", "jilin"),
+    "310000": ("上海", "shanghai"),
+    "440000": ("广东", "guangdong"),
+    "450000": ("广西", "guangxi"),
+    "460000": ("海南", "hainan"),
+    "540000": ("西藏", "tibet", "xizang"),
+    "640000": ("宁夏", "ningxia"),
+    "650000": ("新疆", "xinjiang"),
+    "810000": ("香港", "hongkong"),
+}
+
+
+# --------------------------------------------------------------------------- fixture rows
+
+def load_fixture() -> list[dict]:
+    with FIXTURE.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["year"] = int(row["year"])
+        row["scale"] = float(row["scale"])
+    return rows
+
+
+FIXTURE_ROWS = load_fixture()
+
+
+def row_id(row: dict) -> str:
+    return f"{row['indicator_id']}-{row['region_code']}-{row['year']}-{row['release']}"
+
+
+def is_csv(row: dict) -> bool:
+    return row["file"].lower().endswith(".csv")
+
+
+# --------------------------------------------------------------------------- own readers
+
+@functools.lru_cache(maxsize=None)
+def open_xls(relative_path: str) -> xlrd.Book:
+    data = (SNAPSHOTS / relative_path).read_bytes()
+    office_file = msoffcrypto.OfficeFile(io.BytesIO(data))
+    if office_file.is_encrypted():
+        office_file.load_key(password=EXCEL_DEFAULT_PASSWORD)
+        decrypted = io.BytesIO()
+        office_file.decrypt(decrypted)
+        data = decrypted.getvalue()
+    return xlrd.open_workbook(file_contents=data)
+
+
+def a1_to_index(address: str) -> tuple[int, int]:
+    match = re.fullmatch(r"([A-Z]+)([0-9]+)", address.strip().upper())
+    assert match, f"not an A1 address: {address!r}"
+    letters, digits = match.groups()
+    col = 0
+    for letter in letters:
+        col = col * 26 + (ord(letter) - ord("A") + 1)
+    return int(digits) - 1, col - 1
+
+
+def to_number(raw, where: str) -> float:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    text = str(raw).strip().replace(",", "").replace(" ", "").replace("\u3000", "")
+    try:
+        return float(text)
+    except ValueError:
+        raise AssertionError(f"{where}: cell holds {raw!r}, not a number") from None
+
+
+def xls_cell(row: dict) -> xlrd.sheet.Cell:
+    book = open_xls(row["file"])
+    assert row["sheet"] in book.sheet_names(), f"{row['file']}: no sheet {row['sheet']!r} ({book.sheet_names()})"
+    sheet = book.sheet_by_name(row["sheet"])
+    r, c = a1_to_index(row["cell"])
+    assert r < sheet.nrows and c < sheet.ncols, f"{row['file']}#{row['sheet']}!{row['cell']} is outside the sheet"
+    return sheet.cell(r, c)
+
+
+@functools.lru_cache(maxsize=None)
+def csv_lines(relative_path: str) -> tuple[str, ...]:
+    text = (SNAPSHOTS / relative_path).read_text(encoding="utf-8-sig")
+    return tuple(line.rstrip("\r") for line in text.split("\n"))
+
+
+def parse_csv_line(line: str) -> list[str]:
+    return next(csv.reader([line]))
+
+
+def parse_csv_ref(cell: str) -> tuple[int, str]:
+    match = re.fullmatch(r"row=(\d+),col=(.+)", cell.strip())
+    assert match, f"not a CSV cell reference: {cell!r}"
+    return int(match.group(1)), match.group(2)
+
+
+def csv_row_and_index(row: dict) -> tuple[list[str], list[str], int]:
+    """(header fields, data fields, column index) for a `row=N,col=NAME` reference.
+
+    N is the physical 1-based line number; the header is the first line above it that has a
+    field named NAME (line 1, or later when comment / metadata lines come first).
+    """
+    line_no, column = parse_csv_ref(row["cell"])
+    lines = csv_lines(row["file"])
+    assert 1 <= line_no <= len(lines), f"{row['file']}: no line {line_no}"
+    for header_line in lines[: line_no - 1]:
+        fields = [field.strip() for field in parse_csv_line(header_line)] if header_line else []
+        if column in fields:
+            data = parse_csv_line(lines[line_no - 1])
+            return fields, data, fields.index(column)
+    raise AssertionError(f"{row['file']}: no header line above line {line_no} has a column {column!r}")
+
+
+def source_value(row: dict) -> float:
+    """The fixture cell read straight from the snapshot, in the published unit."""
+    where = f"{row['file']}#{row['sheet'] or ''}!{row['cell']}"
+    if is_csv(row):
+        _, data, index = csv_row_and_index(row)
+        assert index < len(data), f"{where}: line is too short"
+        raw = data[index]
+    else:
+        cell = xls_cell(row)
+        assert cell.ctype in (xlrd.XL_CELL_NUMBER, xlrd.XL_CELL_TEXT), f"{where}: cell is empty ({cell!r})"
+        raw = cell.value
+    assert str(raw).strip() != "", f"{where}: cell is empty"
+    return to_number(raw, where) * row["scale"]
+
+
+def expected_source_ref(row: dict) -> str:
+    if is_csv(row):
+        return f"{row['file']}#{row['cell']}"
+    return f"{row['file']}#{row['sheet']}!{row['cell']}"
+
+
+# --------------------------------------------------------------------------- database
+
+@pytest.fixture(scope="module")
+def db(sti_db):
+    connection = sqlite3.connect(f"file:{sti_db}?mode=ro", uri=True)
+    yield connection
+    connection.close()
+
+
+def history_rows(db, row: dict) -> list[tuple]:
+    return db.execute(
+        "SELECT value, source_ref, unit FROM observation_history "
+        "WHERE region_code = ? AND indicator_id = ? AND year = ? AND release = ?",
+        (row["region_code"], row["indicator_id"], row["year"], row["release"]),
+    ).fetchall()
+
+
+def current_value(db, region_code: str, indicator_id: str, year: int) -> tuple:
+    rows = db.execute(
+        "SELECT value, release, source_ref FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
+        (region_code, indicator_id, year),
+    ).fetchall()
+    assert len(rows) == 1, f"observations: expected one row for {region_code}/{indicator_id}/{year}, found {rows}"
+    return rows[0]
+
+
+# --------------------------------------------------------------------------- tests
+
+def test_fixture_is_broad_enough():
+    assert len(FIXTURE_ROWS) >= 70
+    ids = [row_id(row) for row in FIXTURE_ROWS]
+    assert len(ids) == len(set(ids)), "duplicate fixture rows"
+    for row in FIXTURE_ROWS:
+        assert (SNAPSHOTS / row["file"]).is_file(), f"missing snapshot {row['file']}"
+        assert row["scale"] in (1.0, 0.0001), row
+
+
+@pytest.mark.parametrize("row", FIXTURE_ROWS, ids=row_id)
+def test_fixture_cell_is_in_the_right_row_and_column(row):
+    """Guards the fixture itself: the named cell sits in the region's row and the year's column/table."""
+    if is_csv(row):
+        header, data, _ = csv_row_and_index(row)
+        if "Country Code" in header:
+            label = data[header.index("Country Code")]
+            assert label == row["region_code"], f"{row['file']} {row['cell']}: country code {label!r}"
+        else:
+            label = re.sub(r"\s+", "", " ".join(data[:4])).lower()
+            assert any(alias in label for alias in REGION_LABELS[row["region_code"]]), (row["cell"], label)
+        assert str(row["year"]) in header or str(row["year"]) in data, f"{row['cell']}: year {row['year']} not found"
+        return
+    sheet = open_xls(row["file"]).sheet_by_name(row["sheet"])
+    r, c = a1_to_index(row["cell"])
+    label = re.sub(r"\s+", "", f"{sheet.cell_value(r, 0)}{sheet.cell_value(r, 1)}").lower()
+    assert any(alias in label for alias in REGION_LABELS[row["region_code"]]), (
+        f"{row['file']}#{row['sheet']}!{row['cell']}: row label {label!r} is not region {row['region_code']}")
+
+    def text(value) -> str:
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+    above_in_column = " ".join(text(sheet.cell_value(i, c)) for i in range(r))
+    titles = " ".join(text(sheet.cell_value(i, 0)) for i in range(min(r, 6)))
+    assert re.search(rf"(?<!\d){row['year']}(?!\d)", above_in_column + " " + titles), (
+        f"{row['file']}#{row['sheet']}!{row['cell']}: year {row['year']} in neither column header nor title")
+
+
+@pytest.mark.parametrize("row", FIXTURE_ROWS, ids=row_id)
+def test_published_value_matches_source_cell(db, row):
+    expected = source_value(row)
+    published = history_rows(db, row)
+    assert published, (
+        f"observation_history has no row for {row['region_code']}/{row['indicator_id']}/{row['year']} "
+        f"release {row['release']} (source {expected_source_ref(row)} = {expected!r})")
+    assert len(published) == 1, f"several history rows for {row_id(row)}: {published}"
+    value = published[0][0]
+    assert value is not None, f"{row_id(row)} published as NULL but {expected_source_ref(row)} holds {expected!r}"
+    assert math.isclose(value, expected, rel_tol=REL_TOL), (
+        f"{row_id(row)}: published {value!r}, source {expected_source_ref(row)} gives {expected!r} "
+        f"(scale {row['scale']})")
+
+
+@pytest.mark.parametrize("row", FIXTURE_ROWS, ids=row_id)
+def test_published_source_ref_names_the_fixture_cell(db, row):
+    published = history_rows(db, row)
+    assert published, f"observation_history has no row for {row_id(row)}"
+    assert [ref for _, ref, _ in published] == [expected_source_ref(row)]
+
+
+# --- hand-stated facts from the issue (no file read)
+
+def test_beijing_rd_intensity_2023_is_6_73(db):
+    value, release, _ = current_value(db, "110000", "rd_intensity", 2023)
+    assert value == pytest.approx(6.73, abs=1e-9), release
+
+
+def test_national_rd_expenditure_2023(db):
+    value, release, _ = current_value(db, "100000", "rd_expenditure", 2023)
+    assert value == pytest.approx(33357.0688, abs=1e-6), release
+
+
+def test_beijing_rd_intensity_2018_current_and_first_vintage(db):
+    value, release, _ = current_value(db, "110000", "rd_intensity", 2018)
+    assert value == pytest.approx(5.65, abs=1e-9), release
+    first = db.execute(
+        "SELECT value FROM observation_history WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
+        "AND year = 2018 AND release = 'cn_sti_yearbook_2019'").fetchall()
+    assert first == [(pytest.approx(6.17, abs=1e-9),)]
+
+
+# --- derived indicator recomputed from the raw cells
+
+def fixture_row(indicator_id: str, region_code: str, year: int) -> dict:
+    matches = [row for row in FIXTURE_ROWS
+               if (row["indicator_id"], row["region_code"], row["year"]) == (indicator_id, region_code, year)]
+    assert len(matches) == 1, f"fixture needs exactly one {indicator_id}/{region_code}/{year} row"
+    return matches[0]
+
+
+@pytest.mark.parametrize("region_code,year", DERIVED_CASES, ids=[f"{r}-{y}" for r, y in DERIVED_CASES])
+def test_invention_patents_per_10k_recomputed(db, region_code, year):
+    patents = fixture_row("invention_patents_in_force", region_code, year)
+    population = fixture_row("population", region_code, year)
+    expected = source_value(patents) / source_value(population)
+    value, release, source_ref = current_value(db, region_code, "invention_patents_per_10k", year)
+    assert value is not None and math.isclose(value, expected, rel_tol=REL_TOL), (
+        f"invention_patents_per_10k {region_code} {year}: published {value!r} ({release}), "
+        f"{expected_source_ref(patents)} / {expected_source_ref(population)} = {expected!r}")
+    assert expected_source_ref(patents) in source_ref and expected_source_ref(population) in source_ref, source_ref
+
+
+# --- units
+
+def test_each_indicator_has_one_unit(db):
+    mixed = db.execute(
+        "SELECT indicator_id, group_concat(DISTINCT unit) FROM observations "
+        "GROUP BY indicator_id HAVING count(DISTINCT unit) > 1").fetchall()
+    assert mixed == []
+    unitless = db.execute(
+        "SELECT indicator_id, count(*) FROM observations WHERE unit IS NULL OR trim(unit) = '' "
+        "GROUP BY indicator_id").fetchall()
+    assert unitless == []
+
+
+def test_money_indicators_are_in_yi_yuan(db):
+    where = " OR ".join("indicator_id LIKE ?" for _ in MONEY_INDICATOR_PATTERNS)
+    rows = db.execute(
+        f"SELECT indicator_id, unit, count(*) FROM observations WHERE {where} GROUP BY indicator_id, unit",
+        MONEY_INDICATOR_PATTERNS).fetchall()
+    indicators = {indicator for indicator, _, _ in rows}
+    assert {"rd_expenditure", "rd_expenditure_government", "rd_expenditure_enterprise",
+            "rd_expenditure_basic_research", "tech_contract_turnover", "tech_contract_turnover_inflow",
+            "hightech_industry_revenue"} <= indicators, indicators
+    assert [(i, u) for i, u, _ in rows if u != "亿元"] == []
