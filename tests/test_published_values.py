@@ -253,7 +253,9 @@ def test_published_value_matches_source_cell(db, row):
 def test_published_source_ref_names_the_fixture_cell(db, row):
     published = history_rows(db, row)
     assert published, f"observation_history has no row for {row_id(row)}"
-    assert [ref for _, ref, _ in published] == [expected_source_ref(row)]
+    refs = [ref for _, ref, _ in published]
+    assert refs == [expected_source_ref(row)], (
+        f"{row_id(row)}: published source_ref {refs}, fixture names {expected_source_ref(row)!r}")
 
 
 # --- hand-stated facts from the issue (no file read)
@@ -304,11 +306,11 @@ def test_each_indicator_has_one_unit(db):
     mixed = db.execute(
         "SELECT indicator_id, group_concat(DISTINCT unit) FROM observations "
         "GROUP BY indicator_id HAVING count(DISTINCT unit) > 1").fetchall()
-    assert mixed == []
+    assert mixed == [], f"indicators published with more than one unit: {mixed}"
     unitless = db.execute(
         "SELECT indicator_id, count(*) FROM observations WHERE unit IS NULL OR trim(unit) = '' "
         "GROUP BY indicator_id").fetchall()
-    assert unitless == []
+    assert unitless == [], f"observations without a unit: {unitless}"
 
 
 def test_money_indicators_are_in_yi_yuan(db):
@@ -320,4 +322,5 @@ def test_money_indicators_are_in_yi_yuan(db):
     assert {"rd_expenditure", "rd_expenditure_government", "rd_expenditure_enterprise",
             "rd_expenditure_basic_research", "tech_contract_turnover", "tech_contract_turnover_inflow",
             "hightech_industry_revenue"} <= indicators, indicators
-    assert [(i, u) for i, u, _ in rows if u != "亿元"] == []
+    wrong = [(indicator, unit, count) for indicator, unit, count in rows if unit != "亿元"]
+    assert wrong == [], f"money indicators not in 亿元: {wrong}"
