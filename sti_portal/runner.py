@@ -19,7 +19,7 @@ def _instance(paths: Paths):
 
 def _quiet_dagster_logs() -> None:
     # Dagster's per-event log lines drown the progress lines a statistician needs to see.
-    for name in ("dagster", "dagster.builtin"):
+    for name in ("dagster", "dagster.builtin", "great_expectations"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
@@ -39,9 +39,13 @@ def run_build(paths: Paths) -> int:
     elapsed = time.perf_counter() - started
     blocking = [e for e in failed_checks if e.severity.value == "ERROR"]
     for evaluation in failed_checks:
-        label = "FAILED" if evaluation.severity.value == "ERROR" else "warning"
-        report = evaluation.metadata.get("report")
-        click.echo(f"\n[{label}] check {evaluation.check_name}:\n{_text(report)}", err=label == "FAILED")
+        blocking_failure = evaluation.severity.value == "ERROR"
+        report = _text(evaluation.metadata.get("report"))
+        if not blocking_failure:
+            # Warnings are for a statistician to review, not a reason to stop: show the first rows only.
+            report = "\n".join(report.splitlines()[:5]) + "\n    (all rows: table validation_results in sti.db)"
+        click.echo(f"\n[{'FAILED' if blocking_failure else 'warning'}] check {evaluation.check_name}:\n{report}",
+                   err=blocking_failure)
     if blocking or not result.success:
         click.echo(f"\nsti build: FAILED after {elapsed:.1f}s; nothing was published, {paths.portal_db} is unchanged.", err=True)
         for failure in _step_failures(result):
