@@ -1,0 +1,1 @@
+"""Policy-target extractor: quantitative STI targets and achieved figures in Chinese policy texts."""

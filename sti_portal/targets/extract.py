@@ -10,10 +10,11 @@ The pipeline is a sequence of small rules, each a named function:
 4. ``find_quantities``    every number + unit (``numbers.py``);
 5. ``is_statement``       keep figures about a measurable indicator, drop scope counts
                           (12个主导产业), list sums (等5项), thresholds (超千亿元高新区), subsidy rules;
-6. ``indicator_phrase``   the indicator as worded (reaching back for the noun when the clause omits it)
-                          and the shortest span; ``map_indicator`` → catalogue id or ``other``;
-7. ``resolve_kind`` / ``resolve_year`` / ``resolve_region`` from clause, sentence, paragraph,
-                          section and document cues.
+6. ``_phrase``            the indicator as worded (reaching back for the noun when the clause omits
+                          it: 同比增长25%, 分别为…) and the span; ``map_indicator`` → catalogue id;
+7. ``_resolve_kind`` / ``_resolve_year`` / ``region_events``: from clause, sentence, paragraph,
+                          section and document cues;
+8. ``table_statements``   rows of indicator tables (指标（单位） 2020年值 2025年值).
 
 Output dicts carry exactly the gold fields described in
 ``sources/snapshots/policy_docs/README.md``.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .numbers import Quantity, detect_comparator, find_quantities, normalize_text
+from .numbers import GROWTH_UNITS, Quantity, detect_comparator, find_quantities, normalize_text, to_base
 
 __all__ = ["extract_statements", "extract_file", "html_to_text", "map_indicator", "INDICATOR_IDS",
            "FIELDS"]
@@ -145,6 +146,8 @@ _PROVINCE_PATTERNS = {**_PROVINCE_FULL,
 _PLACE_RE = re.compile(
     "|".join(sorted(map(re.escape, list(_GAZETTEER) + list(_PROVINCE_PATTERNS)), key=len, reverse=True))
 )
+_PLACE_GROUP_RE = re.compile(
+    rf"(?:(?:{_PLACE_RE.pattern})市?[、和与及])+(?:{_PLACE_RE.pattern})市?")
 _DISTRICT_AFTER_CITY = re.compile(r"^([\u4e00-\u9fa5]{2,3}?)(区|县)")
 
 
@@ -225,6 +228,7 @@ class DocContext:
     region: str                     # base region of the document
     city_region: str | None         # base city when the document is a city's
     report_like: bool = False
+    report_year: int | None = None  # year an undated achieved figure is for, when the title says so
     skip: list[tuple[int, int]] = field(default_factory=list)
 
 
@@ -293,20 +297,46 @@ def plan_end_year(meta: dict, norm: str, doc_year: int | None, default_kind: str
     return doc_year
 
 
+def report_year(meta: dict, doc_year: int | None, default_kind: str) -> int | None:
+    """A report titled "2023年…" dated 2024 reports 2023 figures: undated achieved figures get 2023.
+
+    A government work report (政府工作报告, delivered early in the year) reviews the previous year.
+    """
+    if default_kind != "achieved":
+        return None
+    title = normalize_text(str(meta.get("title") or ""))
+    years = {int(y) for y in re.findall(r"(20\d\d)\s*年", title)}
+    if "工作报告" in title or re.search(r"work report", str(meta.get("kind") or ""), re.I):
+        base = min(years) if years else doc_year
+        return base - 1 if base else None
+    if len(years) == 1:
+        (year,) = years
+        if doc_year is None or year <= doc_year:
+            return year
+    return None
+
+
 def build_context(text: str, meta: dict | None, doc_name: str) -> DocContext:
-    meta = meta or {}
+    meta = meta or {}                      # no sidecar: region unknown, no date
     norm = normalize_text(text)
     year, month = parse_date(meta.get("date"))
-    if year is None and meta:
+    if year is None and meta:              # a sidecar without a date: a signature / byline date line
         year, month = infer_date_from_text(norm)
     default_kind, report_like = classify_document(meta, norm)
     province, region = normalise_region(meta.get("region"))
+    hints = " ".join(str(meta.get(k) or "") for k in ("title", "issuer"))
+    places = [p for p in find_places(normalize_text(hints))]
+    if region is not None and region == province:
+        # a province in the sidecar, but the title / issuer is a city of it (广州市政府工作报告)
+        cities = [p for p in places if p[2] == province and p[1] != province]
+        if cities and re.search(r"市(?:人民)?政府|市科(?:学)?技(?:术)?局|市委|全市|[市州盟]\s*[\u4e00-\u9fa5]{0,6}"
+                                r"(?:报告|规划|方案|要点|意见|通知|计划)", hints):
+            region = cities[0][1]
     if region is None:
-        hints = " ".join(str(meta.get(k) or "") for k in ("title", "issuer"))
-        places = [p for p in find_places(hints)]
         if places:
             region, province = places[0][1], places[0][2]
-        elif re.search(r"\bcity\b|市(?:科技局|科学技术局|人民政府|政府)", hints, re.I):
+        elif re.search(r"\bcity\b|市(?:科技局|科学技术局|人民政府|政府)", hints, re.I) or \
+                len(re.findall(r"全市|我市|本市", norm)) > len(re.findall(r"全省|我省|本省", norm)):
             region = "unknown city"
         else:
             region = "unknown"
@@ -319,7 +349,7 @@ def build_context(text: str, meta: dict | None, doc_name: str) -> DocContext:
         name=doc_name, text=text, norm=norm, masked=masked, cue=cue, year=year, month=month,
         default_kind=default_kind, plan_end_year=plan_end_year(meta, norm, year, default_kind),
         province=province, region=region or "unknown", city_region=city_region,
-        report_like=report_like, skip=skip,
+        report_like=report_like, report_year=report_year(meta, year, default_kind), skip=skip,
     )
 
 
@@ -351,10 +381,11 @@ _MASK_PATTERNS = [
     r"第\s*[\d〇零一二两三四五六七八九十百千]+",                                     # ordinals
     r"(?<![目之以提当空超])前\s*[\d一二三四五六七八九十]+\s*(?:名|位|强)",               # rankings
     r"(?:居|排|列|进入|跻身|位于)[^，。；\n]{0,6}前\s*[\d一二三四五六七八九十]+",
-    r"(?:排名|排在|位居|位列|居于?)\s*(?:全国|全省|全市|全球|世界|中部|西部|东部)?[^，。；\n]{0,6}?\d+\s*位?",
+    r"(?:排名|排在|位居|位列|居于?)\s*(?:全国|全省|全市|全球|世界|中部|西部|东部)?[^，。；\n]{0,6}?\d+\s*(?:位|名)",
+    r"(?:提升|上升|前移|跃升|提高|下降|后退|下滑|进位|晋升|攀升)\s*[\d一二三四五六七八九十]+\s*(?:个)?(?:位|名)(?:次)?",
     r"[\dN]+(?:\s*\+\s*[\dNnX]+)+",                                                # 1+N, 1+4+N
     r"\d+(?:\.\d+)?\s*:\s*\d+(?:\.\d+)?",                                          # ratios 1:1
-    r"[A-Za-z]+[\d.]*\d[\w.]*|\d+(?:\.\d+)?[A-Za-z]+\w*",                          # 5G, C919, PM2.5
+    r"[A-Za-z]+[\d.]*\d[A-Za-z0-9.]*|\d+(?:\.\d+)?[A-Za-z]+[A-Za-z0-9]*",             # 5G, C919, PM2.5
     r"\d+(?=\s*强)|\d+(?=\s*[周]年)",                                               # 500强, 70周年
     r"[(]\s*[\d一二三四五六七八九十]{1,3}\s*[)]|[①-⑳]",                              # (一) (1) ①
     r"(?:^|(?<=[\n。；;:\s]))[\d一二三四五六七八九十]{1,3}\s*[、.](?!\d)",             # 1. 一、
@@ -449,7 +480,8 @@ _OUTPUT_VERB = re.compile(
     r"备案|新增|增加|打造|布局|设立|成立|攻克|突破|取得|获批|争创|落地|签约|推广|形成|制定|启动|储备|遴选|评选|"
     r"入选|获得|获|扶持|建立|部署|新设|设置|开发|研发|研制|申请|授权|登记|发布|举办|承办|落户|入驻|生成|"
     r"服务|带动|吸纳|新认定|拥有|现有|已有|共有|有|达到|达|超过|超|突破|提供|完成|攻关|立项|支持建设|"
-    r"资助|兑现|解决|培训|选派|派驻|认定为|纳入|新培育|新引进|新建成|建好|办好)$"
+    r"资助|兑现|解决|培训|选派|派驻|认定为|纳入|新培育|新引进|新建成|建好|办好|修订|制修订|新开工|开工|竣工|"
+    r"投用|投产|挂牌|揭牌|授牌|命名|批复|批准|备案登记)$"
 )
 _FILLER_TAIL = re.compile(r"(?:了|累计|共|共计|新|再|总计|合计|约|近|超过|超|突破|不少于|不低于|以上|逾|力争|"
                           r"争取|确保|每年|年均|分别|各|至少|左右|达到|达)$")
@@ -457,7 +489,7 @@ _ACHIEVE_AFTER = re.compile(r"获批|入选|获得|荣获|获评|被认定|通�
                             r"上榜|进入|纳入|列入|晋级|获奖|参加|参与|达到|实现|完成")
 _POST_FOLLOW = re.compile(
     r"^(?:[、，,。；;:!?！？)\]」”\"’和与及或而并]|以[上下内]|左右|上下|增|同比|比|较|占|居|位|分别|其中|是|为|实现|"
-    r"达到|达|的目标|的水平|目标|任务|$|，|以|提高|提升|下降|降低|减少|规模|水平)"
+    r"达到|达|的目标|的水平|目标|任务|$|，|以|提高|提升|下降|降低|减少|规模|水平|大关|关口|台阶)"
 )
 _SCOPE_WORDS = re.compile(r"(?:全省|全市|全区|全县|我省|我市|本省|本市|省内|市内|全国|全社会|当年|今年|全年|"
                           r"目前|截至[^，,]*|其中|同时|此外|另外|总计|合计|共)$")
@@ -490,8 +522,6 @@ def is_statement(q: Quantity, before: str, after: str, clause_text: str,
     """
     if not q.unit:
         return bool(re.search(r"(?:指数|得分|评分)(?:达到|达|为|提高到|提升到)?$", before)) and not q.chinese
-    if MASK in before[-1:]:
-        return False                                   # glued to a masked token (5G基站 etc.)
     if re.search(r"等\s*(?:共|约|近|超过)?$", before):
         return False                                   # 等5项: sums up a list
     if after.startswith(("级", "量级", "以上级", "元级")):
@@ -509,7 +539,7 @@ def is_statement(q: Quantity, before: str, after: str, clause_text: str,
     if q.single_char:
         return bool(q.suffix or q.inner or re.search(r"(?:超过|突破|超|近|约|逾|不少于)$", before))
     if not pre:
-        return bool(before.strip(" ，,:：")) or True
+        return True                                    # post-nominal: 高新技术企业达到15000家
     verb_zone = _strip_fillers(before)
     if _OUTPUT_VERB.search(verb_zone) or re.search(r"(?:突破|超过|达到|新增|累计)$", before.rstrip()):
         return True
@@ -533,20 +563,37 @@ _TARGET_CUES = [
 _ACHIEVED_CUES = [
     r"截[至止]", r"目前", r"现有", r"已(?!于)", r"同比", r"比上年", r"较上年", r"上年", r"去年", r"过去",
     r"以来", r"十三五\s*[”\"]?\s*(?:期间|时期|以来)", r"共有", r"实现了", r"达到了", r"增长了", r"完成了",
-    r"获批", r"位居", r"由[^，。；]{0,25}(?:增至|提高到|提高至|增加到|增加至|提升至|提升到|上升到|上升至|增长到|扩大到)",
+    r"获批", r"位居",
     r"前[一二三]季度|上半年|一季度|1-\d{1,2}月",
 ]
 _TARGET_RE = re.compile("|".join(f"(?:{p})" for p in _TARGET_CUES))
 _ACHIEVED_RE = re.compile("|".join(f"(?:{p})" for p in _ACHIEVED_CUES))
-_FRAME_TARGET = re.compile(r"(?<!截)[到至]\s*(?:19|20)\d\d\s*年|十[四五六]五|力争|规划|计划|目标|今年(?!以来)|明年|预计")
+_FRAME_TARGET = re.compile(r"(?<!截)[到至]\s*(?:19|20)\d\d\s*年|十[四五六]五\s*[”\"]?\s*(?:末|期末|时期|期间)|"
+                           r"规划(?=建设|布局|面积|用地|新建)|(?<![研发项技才动划作专点家省市级展])计划(?![项单书])|"
+                           r"目标|今年(?!以来)|明年")
+_STRONG_CUE = re.compile(r"(?<!截)[到至]\s*(?:19|20)\d\d\s*年|十[四五六]五|目标|规划|计划|今年|明年|截[至止]|目前|以来|"
+                         r"过去|去年|上年|前[一二三]季度|上半年|1-\d{1,2}月")
 
 
-def last_cue(text: str) -> tuple[int, str] | None:
-    """(position, kind) of the last kind cue in ``text``."""
+_FYP_END = {"三": 2020, "四": 2025, "五": 2030, "六": 2035}
+
+
+def last_cue(text: str, doc_year: int | None = None) -> tuple[int, str] | None:
+    """(position, kind) of the last kind cue in ``text``.
+
+    A time cue of a target (到2025年, “十四五”末) that the document's date has already passed reports
+    an outcome: in a 2026 report, 到2025年底… is achieved.
+    """
     best = None
     for regex, kind in ((_TARGET_RE, "target"), (_ACHIEVED_RE, "achieved")):
         for m in regex.finditer(text):
             if best is None or m.start() >= best[0]:
+                if kind == "target" and doc_year is not None:
+                    y = re.search(r"(?:19|20)\d\d", m.group(0))
+                    fyp = re.search(r"十([三四五六])五", m.group(0))
+                    year = int(y.group(0)) if y else (_FYP_END[fyp.group(1)] if fyp else None)
+                    if year is not None and year < doc_year:
+                        kind = "achieved"
                 best = (m.start(), kind)
     return best
 
@@ -566,19 +613,29 @@ def year_kind(year: int | None, doc_year: int | None) -> str | None:
 # ============================================================================================
 
 _YEAR_EXPR = re.compile(
-    r"(?P<base>比|较|相比|与|同|较之|对比|高于|低于)?\s*"
+    r"(?P<base>比|较|相比|与|同|较之|对比|高于|低于|是|为)?\s*"
     r"(?:(?P<y1>(?:19|20)\d\d)\s*[-—～至到]\s*)?(?P<y>(?:19|20)\d\d)\s*年(?!以来)"
     r"|(?P<base2>比|较|与|同)?(?P<rel>今年|本年|全年|年内|当年|明年|去年|上年|上一年|过去一年|前年)(?!以来)"
     r"|(?P<fyp>十[三四五六]五)\s*[”\"]?\s*(?:末|期末|时期|期间|以来)?"
-    r"|(?P<cur>截[至止]\s*(?:目前|\d{1,2}\s*月|[上下]半年|年底|年末)|前[一二三]季度|上半年|一季度|1-\d{1,2}月)"
+    r"|(?P<since>今年以来|本年以来|今年前)"
+    r"|(?P<cur>截[至止]\s*(?:目前|\d{1,2}\s*月|[上下]半年|年底|年末)|前[一二三]季度|上半年|一季度|1-\d{1,2}月|"
+    r"目前|当前|现阶段)"
 )
 
 
-def year_mentions(text: str, offset: int, doc_year: int | None) -> list[tuple[int, int]]:
-    """(position, year) for every year expression in ``text`` that dates a figure (base years skipped)."""
+def year_mentions(text: str, offset: int, doc_year: int | None,
+                  own_clause: bool = False, explicit: bool = False,
+                  current_year: int | None = None) -> list[tuple[int, int]]:
+    """(position, year) for every year expression in ``text`` that dates a figure (base years skipped).
+
+    With ``own_clause`` (``text`` runs up to the number being dated), a year followed by another number
+    dates that number, not ours (由2015年的1.04%提高到1.68%: 2015 is not the year of 1.68%).
+    """
     out = []
     for m in _YEAR_EXPR.finditer(text):
         pos = offset + m.start()
+        if own_clause and re.search(r"\d", _MASK_RE.sub("", text[m.end():])):
+            continue
         if m.group("y"):
             if m.group("base"):
                 continue
@@ -587,12 +644,17 @@ def year_mentions(text: str, offset: int, doc_year: int | None) -> list[tuple[in
             if m.group("base2") or doc_year is None:
                 continue
             rel = m.group("rel")
-            delta = {"明年": 1, "去年": -1, "上年": -1, "上一年": -1, "过去一年": -1, "前年": -2}.get(rel, 0)
-            out.append((pos, doc_year + delta))
+            delta = {"明年": 1, "去年": -1, "上年": -1, "上一年": -1, "过去一年": -1, "前年": -2}.get(rel)
+            if delta is None:       # 今年/全年/当年: the year of the section (工作回顾 of 2023) or document
+                out.append((pos, current_year or doc_year))
+            else:
+                out.append((pos, doc_year + delta))
+        elif m.group("since") and doc_year is not None:
+            out.append((pos, doc_year))
         elif m.group("fyp"):
             out.append((pos, {"三": 2020, "四": 2025, "五": 2030, "六": 2035}[m.group("fyp")[1]]))
-        elif m.group("cur") and doc_year is not None:
-            out.append((pos, doc_year))
+        elif m.group("cur") and doc_year is not None and not explicit:
+            out.append((pos, doc_year))        # 目前, 截至10月: the document's year
     return out
 
 
@@ -600,32 +662,124 @@ def year_mentions(text: str, offset: int, doc_year: int | None) -> list[tuple[in
 # Region
 # ============================================================================================
 
-_PROVINCE_SCOPE = re.compile(r"全省|我省|本省|省内|省级|省委|省政府|全区(?=[^县])")
-_CITY_SCOPE = re.compile(r"全市|我市|本市|市内|市级|市委|市政府")
+_PROVINCE_SCOPE = re.compile(r"全省|我省|本省|省内")
+_CITY_SCOPE = re.compile(r"全市|我市|本市|市内|市域")
+_SUB_AREA_MARK = re.compile(r"(?<!高)新区|大走廊|科创走廊|科学城|科技城|(?<=[\u4e00-\u9fa5]{2})高新区|经济技术开发区|经开区")
+_AREA_LEAD_VERBS = re.compile(r"^(?:推动|推进|建设|加快|依托|支持|打造|高标准|高质量|规划|中国|其中|在|将|把|对|以|"
+                              r"和|与|及|全力|加速|聚焦|围绕|发挥|做强|做优|提升)+")
+_GENERIC_AREA_NAME = re.compile(r"^(?:各|全|城市|国家|省级|市级|新|该|本|我|一批|重点|以上|等|各类|有关|相关|所在)")
+_LOCAL_UNIT = re.compile(r"^(?:\s|□|在|其中|同时|另外|此外)*([\u4e00-\u9fa5]{2,3}?)(区|县|市|旗)"
+                         r"(?![、和与及等场民级政委属值域内外直辖管长])")
+_GENERIC_LOCAL = re.compile(r"^(?:全|各|城|市|辖|园|社|片|景|本|该|我|新|郊|老|主|山|农|牧|重点|中心|核心|高新|开发|"
+                            r"示范|试验|功能|集聚|先行|经济|保税|自贸|产业|工业|省|地)|(?:高新|开发|示范|试验|功能|集聚|"
+                            r"先行|经济|保税|自贸|产业|工业|城乡|市县|区县|县市)$")
 
 
-def region_events(ctx: DocContext, para: Segment) -> list[tuple[int, str]]:
-    """Region switches inside a paragraph: named places and 全省/全市 scope words, by position."""
+_COMMON_AREA_WORDS = set(
+    "地区 社区 园区 城区 景区 市区 山区 林区 牧区 矿区 校区 片区 街区 灾区 老区 新区 特区 辖区 郊区 湾区 专区 库区 厂区 "
+    "小区 港区 岛区 营区 展区 分区 学区 疫区 县区 区县 城市 都市 股市 楼市 超市 集市 上市 夜市 开市 县市 区市 各市 省市 "
+    "红旗 国旗 彩旗 郡县 州县 市县 各县 全县 本县 该县 全区 各区 本区 该区".split()
+)
+_NOT_NAME_START = set("占在对向把将为以从由按经全各本该每其此这那等和与及或并且也都均共约近超达到了的是有")
+
+
+def is_local_unit_name(name: str, suffix: str) -> bool:
+    """``宁海``+``县`` names a place; ``占地``+``区`` (占地区生产总值) or ``园``+``区`` do not."""
+    if not name or name[0] in _NOT_NAME_START or name[-1] + suffix in _COMMON_AREA_WORDS:
+        return False
+    return not _GENERIC_LOCAL.search(name)
+
+
+@dataclass
+class RegionEvent:
+    pos: int
+    region: str
+    until: int | None = None     # sentence-scoped events stop applying here
+
+
+def named_area(text_before: str) -> str | None:
+    """Name of a sub-area ending right here: 中国(绵阳)科技城|新区 → 科技城; 各|新区 → None."""
+    head = re.split(r"[，,。；;、()（）“”\s的和与及□]", text_before[-8:])[-1]
+    head = _AREA_LEAD_VERBS.sub("", head)
+    if not 2 <= len(head) <= 6 or _GENERIC_AREA_NAME.match(head) or re.search(r"\d", head):
+        return None
+    return head
+
+
+def _city_level(ctx: DocContext, region: str) -> str:
+    """Base for a sub-area: the city in force (if any) or the document's city / province."""
+    if ctx.province and region.startswith(ctx.province) and region != ctx.province:
+        return region
+    if ctx.city_region and ctx.city_region != "unknown city":
+        return ctx.city_region
+    return ctx.province or ctx.region
+
+
+def region_events(ctx: DocContext, para: Segment) -> list[RegionEvent]:
+    """Region switches inside a paragraph: places, 全省/全市 scope words, named sub-areas, by position."""
     text = ctx.cue[para.start:para.end]
-    events = []
+    events: list[RegionEvent] = []
+    groups = [(para.start + m.start(), para.start + m.end()) for m in _PLACE_GROUP_RE.finditer(text)]
+    for start, _ in groups:                             # 济南、青岛两市…: several cities → the level above
+        events.append(RegionEvent(start, ctx.city_region or ctx.province or ctx.region))
     for pos, region, province in find_places(text, para.start):
+        if any(a <= pos < b for a, b in groups):
+            continue
         if ctx.province and province and province != ctx.province:
             continue                                    # another province's experience, not ours
         if region == ctx.province:
             region = ctx.region if ctx.city_region is None else ctx.province
-        events.append((pos, region))
-    for m in _PROVINCE_SCOPE.finditer(text):
-        events.append((para.start + m.start(), ctx.province or ctx.region))
+            if ctx.city_region is not None:
+                continue                                # 居全省第一: a comparison in a city's text
+        events.append(RegionEvent(pos, region))
+    if ctx.city_region is None and ctx.province and "自治区" in ctx.province:
+        for m in re.finditer(r"全区|我区|全自治区", text):     # 广西、宁夏…: 全区 is the whole region
+            events.append(RegionEvent(para.start + m.start(), ctx.province))
+    if ctx.city_region is None:
+        for m in _PROVINCE_SCOPE.finditer(text):
+            events.append(RegionEvent(para.start + m.start(), ctx.province or ctx.region))
     for m in _CITY_SCOPE.finditer(text):
-        events.append((para.start + m.start(), ctx.city_region or "unknown city"))
-    events.sort()
+        events.append(RegionEvent(para.start + m.start(), ctx.city_region or "unknown city"))
+    events.sort(key=lambda e: e.pos)
+    # sentence-scoped: named sub-areas (科技城新区, 甬江科创大走廊) and a county/district as subject
+    for sentence in split_sentences(ctx.norm, para):
+        s_text = ctx.cue[sentence.start:sentence.end]
+        for m in _SUB_AREA_MARK.finditer(s_text):
+            name = named_area(s_text[: m.start()])
+            full = (name or "") + m.group(0)
+            if not name or name in _GAZETTEER or full in _NEW_AREAS or full in _GAZETTEER:
+                continue
+            pos = sentence.start + m.start() - len(name)
+            base = _city_level(ctx, _region_at(events, pos, ctx.region))
+            events.append(RegionEvent(pos, base + full, sentence.end))
+        for clause in split_clauses(ctx.norm, sentence):
+            c_text = ctx.masked[clause.start:clause.end]
+            m = _LOCAL_UNIT.match(c_text)
+            if not m or not is_local_unit_name(m.group(1), m.group(2)) or m.group(1) in _GAZETTEER or \
+                    m.group(1) + m.group(2) in _GAZETTEER or m.group(1) in _PROVINCES:
+                continue
+            pos = clause.start + m.start(1)
+            base = _city_level(ctx, _region_at(events, pos, ctx.region))
+            events.append(RegionEvent(pos, base + m.group(1) + m.group(2), sentence.end))
+    events.sort(key=lambda e: e.pos)
     return events
+
+
+def _region_at(events: list[RegionEvent], pos: int, default: str) -> str:
+    region = default
+    for e in events:
+        if e.pos >= pos:
+            break
+        if e.until is None or pos < e.until:
+            region = e.region
+    return region
 
 
 # ============================================================================================
 # Indicator phrase and catalogue mapping
 # ============================================================================================
 
+_SCOPE_PREFIX = r"(?:全社会|全省|全市|全区|全县|全国|我省|我市|本省|本市)*"
 _RD = r"(?:R&D|R＆D|研发|研究与试验发展|研究与实验发展|研究和试验发展|科研)"
 _INDICATOR_RULES: list[tuple[str, re.Pattern, str]] = [
     ("rd_personnel_per_10k_labour",
@@ -637,8 +791,8 @@ _INDICATOR_RULES: list[tuple[str, re.Pattern, str]] = [
      re.compile(r"高新技术产业(?:总)?(?:产值|增加值)(?:占[^，。]{0,20}(?:工业)[^，。]{0,12}(?:比重|比例)|占比)"),
      "percent"),
     ("rd_intensity",
-     re.compile(rf"^(?:全社会|全省|全市|全区|全国|我省|我市)?{_RD}(?:经费)?(?:投入|支出)?(?:强度|"
-                r"占[^，。]{0,8}(?:GDP|生产总值|地区生产总值)[^，。]{0,4}(?:的)?(?:比重|比例))"), "percent"),
+     re.compile(rf"^{_SCOPE_PREFIX}{_RD}(?:经费)?(?:投入|支出)?(?:强度|"
+                r"(?:占|相当于)[^，。]{0,8}(?:GDP|生产总值|地区生产总值)[^，。]{0,4}(?:的)?(?:比重|比例)?$)"), "percent"),
     ("tech_contract_turnover",
      re.compile(r"(?<!吸纳)(?<!输入)技术合同(?:成交|登记|交易|认定登记)?(?:总)?(?:金)?额|技术市场(?:成交|交易)(?:总)?(?:金)?额|"
                 r"技术交易(?:总)?额"), "money_or_growth"),
@@ -653,23 +807,46 @@ _INDICATOR_RULES: list[tuple[str, re.Pattern, str]] = [
      re.compile(r"(?:转移转化|转化)(?:了)?(?:的)?[^，。]{0,8}成果(?:数|数量)?$|成果(?:转移)?转化(?:项目)?(?:数|数量|项数)$"),
      "count"),
 ]
-_RD_SPEND = re.compile(rf"^(?:全社会|全省|全市|全区|全国|我省|我市)?{_RD}(?:经费)?(?:投入|支出)(?:总量|总额|规模)?$|"
-                       rf"^(?:全社会|全省|全市|全区|全国|我省|我市)?{_RD}经费(?:总量|总额|规模)?$")
+_RD_SPEND = re.compile(rf"^{_SCOPE_PREFIX}(?:共|累计|共计)?(?:投入|投资|支出)?{_RD}(?:经费)?(?:投入|支出)(?:总量|总额|规模)?$|"
+                       rf"^{_SCOPE_PREFIX}(?:共|累计|共计)?(?:投入|投资|支出)?{_RD}经费(?:投入|支出)?(?:总量|总额|规模)?$")
 _GROWTH_TAIL = re.compile(r"(?:年均|同比|平均|年|每年|较上年|比上年)?(?:增长|增速|增幅|递增|提高|提升|增加)(?:率)?$")
 _MONEY = re.compile(r"元$")
-_COUNT_UNITS = {"家", "个", "万家", "座", "所", "项", "件", "万件", "万个"}
+_COUNT_UNITS = {"家", "个", "座", "所", "项", "件"}
+
+
+_LEADING_DISTRICT = re.compile(
+    r"^[\u4e00-\u9fa5]{2,4}?(?:区|县|旗|新区)(?=R&D|研发|研究与|研究和|全社会|高新技术|技术合同|技术市场|每万|科技进步|"
+    r"科技企业孵化|孵化|新认定|新增)")
+
+
+def strip_leading_places(text: str) -> str:
+    """武汉市R&D经费投入 → R&D经费投入 (the region is a separate field)."""
+    prev = None
+    while prev != text:
+        prev = text
+        m = _PLACE_RE.match(text)
+        if m:
+            text = re.sub(r"^(?:市|省|地区)?", "", text[m.end():])
+        text = _LEADING_DISTRICT.sub("", text)
+        text = re.sub(r"^(?:[、和与及]|全省|全市|全区|全县|我省|我市|本省|本市|各地|其中|推动|推进|支持|促进|引导|"
+                      r"鼓励|力争|确保|争取|[两三四五六七八九十]个?(?:市|区|县|地)|等(?:市|地|区|县)|各(?:市|地|区|县))",
+                      "", text)
+    return text
 
 
 def map_indicator(indicator_text: str, unit: str, comparator: str) -> str:
     """Catalogue id for an indicator phrase, ``other`` unless the meaning matches exactly."""
     text = re.sub(r"\s+", "", normalize_text(indicator_text))
+    text = re.sub(r"[(（][^()（）]{0,12}[)）]", "", text)             # 研究与试验发展(R&D)经费
     text = re.sub(r"[“”\"《》()（）]", "", text)
+    text = re.sub(r"(?:比|较|相比|同比|与)(?:上年|去年|上年同期|同期|(?:19|20)\d\d年(?:底|末)?)(?:相比)?", "", text)
+    text = strip_leading_places(text)
     growth = comparator == "growth"
     core = _GROWTH_TAIL.sub("", text) if growth else text
     core = re.sub(r"(?:的)?(?:水平|规模|总量)$", "", core) if not growth else core
-    percent = unit in ("%", "个百分点", "百分点")
+    percent = unit in ("%", "个百分点", "百分点") or (growth and unit in GROWTH_UNITS)
     money = bool(_MONEY.search(unit))
-    count = unit in _COUNT_UNITS
+    count = re.sub(r"^(?:万亿|亿|万)", "", unit) in _COUNT_UNITS
 
     # R&D spending: level, growth, intensity
     if growth and percent and _RD_SPEND.search(core):
@@ -692,15 +869,20 @@ def map_indicator(indicator_text: str, unit: str, comparator: str) -> str:
 
 
 _LEAD_CUE = re.compile(
-    r"^(?:[、，,:：;；\s]|和|与|及|以及|并|其中|同时|此外|另外|"
+    r"^(?:[、，,:：;；\s—-]|[(]?[\d一二三四五六七八九十]{1,3}[)、.](?!\d)|和|与|及|以及|并|其中|同时|此外|另外|"
     r"(?:力争|争取|确保|预计|计划|努力)(?:到)?|(?:到|至)\s*(?:19|20)\d\d\s*年(?:底|末)?|(?:19|20)\d\d\s*年(?:底|末)?|"
     r"截[至止][^，,]{0,8}(?:底|末|月)|目前|今年|全年|当年|年内)+"
 )
 _TRAIL_VERB = re.compile(
     r"(?:分别达到|分别为|分别|力争达到|力争突破|力争|达到了|达到|达|突破|超过|超|为|是|共计|共|合计|总计|提高到|提高至|"
     r"提升到|提升至|增至|增加到|增长到|扩大到|扩大至|上升到|上升至|不低于|不少于|高于|约|近|接近|逾|至少|有|实现|完成|"
-    r"稳定在|保持在|控制在|在)$"
+    r"稳定在|保持在|控制在|在|首次|再次|首度|均|均已|已|已经|历史性|累计已|预计|有望|将|可|要|力争|争取|确保|"
+    r"预计将|预计可|计划|首破)$"
 )
+
+
+_TRAIL_DATE = re.compile(r"(?:由|从|是|为)?(?:(?:19|20)\d\d年(?:底|末)?|目前|当前|现在|上年|去年|今年)?的$|"
+                         r"(?:由|从)(?:(?:19|20)\d\d年(?:底|末)?)?$")
 
 
 def clean_indicator(raw: str) -> str:
@@ -711,14 +893,20 @@ def clean_indicator(raw: str) -> str:
         prev = text
         text = _LEAD_CUE.sub("", text).strip()
         text = _TRAIL_VERB.sub("", text).strip()
+        text = _TRAIL_DATE.sub("", text).strip()
     return text.strip(" ，,、")
 
 
 def is_elliptical(indicator: str) -> bool:
     """The clause names no indicator of its own (同比增长 25%, 增长 10%, 占比 3%)."""
-    bare = re.sub(r"(?:年均|同比|平均|较上年|比上年|比|较|分别)", "", indicator)
+    bare = re.sub(r"(?:(?:比|较|相比|与)?(?:(?:19|20)\d\d年(?:底|末)?|上年|去年|同期))", "", indicator)
+    bare = re.sub(r"(?:年均|同比|平均|分别|目前|当前|的)", "", bare)
+    if re.fullmatch(r"(?:总数|总量|数量|总额|规模|累计|合计|共计|总计|新增|净增)+", bare):
+        return True                                  # 总数达到45家: the previous clause's noun
+    if re.match(r"^(?:占|其中|分别占)", bare):
+        return True                                  # 占地区生产总值比重: a share of the previous noun
     return len(bare) == 0 or bool(re.fullmatch(r"(?:增长|增速|增幅|提高|提升|下降|降低|增加|占比|强度|投入强度|"
-                                               r"增长率|其中)+", bare))
+                                               r"增长率|其中|增至|提高到|提升到|增加到|达到|达|为|共)+", bare))
 
 
 # ============================================================================================
@@ -773,11 +961,27 @@ def _candidates_in_sentence(ctx: DocContext, para: Segment, sentence: Segment) -
         for i, q in enumerate(qs):
             before = ctx.norm[clause.start:q.start]
             after = ctx.norm[q.qual_end:clause.end]
-            later = any(o.unit and o.start >= q.qual_end for o in qs[i + 1:])
+            later = any(o.unit and o.start >= q.qual_end and not _is_threshold(ctx, o)
+                        and not _coordinated(ctx, q, o) for o in qs[i + 1:])
             if is_statement(q, before, after, ctx.norm[clause.start:clause.end], later):
                 kept.append(q)
+            elif kept and _coordinated(ctx, kept[-1], q) and is_prenominal(after) and \
+                    is_statement(q, ctx.norm[clause.start:kept[-1].start], after,
+                                 ctx.norm[clause.start:clause.end], later):
+                kept.append(q)              # 建设10家省实验室和20家以上技术创新中心: the verb is shared
         out.extend(_Candidate(q, clause, sentence, para, ci, clauses) for q in kept)
     return out
+
+
+def _is_threshold(ctx: DocContext, q: Quantity) -> bool:
+    """千亿元级, 百亿级: a size class inside a noun phrase, not a figure."""
+    return ctx.norm.startswith(("级", "量级"), q.qual_end)
+
+
+def _coordinated(ctx: DocContext, first: Quantity, second: Quantity) -> bool:
+    """``first`` … 和/、/及 ``second``: two objects of one verb, not a threshold and its count."""
+    between = ctx.norm[first.qual_end:second.start]
+    return bool(re.search(r"(?:和|、|及|与|以及|并)$", between)) and not re.search(r"[，,]", between)
 
 
 def _unique_span(ctx: DocContext, start: int, end: int, para: Segment) -> tuple[int, int]:
@@ -793,54 +997,146 @@ def _unique_span(ctx: DocContext, start: int, end: int, para: Segment) -> tuple[
     return start, end
 
 
-def _phrase(ctx: DocContext, cand: _Candidate, prev_end: int | None) -> tuple[int, int, str, bool]:
-    """(span start, span end, indicator words, elliptical?) for one candidate quantity."""
+_COPULA_VERBS = {"达到", "达", "超过", "超", "突破", "有", "拥有", "现有", "已有", "共有"}
+_LIST_LEAD = re.compile(r"[\s，,、:：—-]+|[(]?[\d一二三四五六七八九十]{1,3}[)、.](?!\d)|和|与|及|以及|并且|并")
+
+
+def _skip_lead(ctx: DocContext, pos: int, limit: int) -> int:
+    """Move ``pos`` past separators, list numbers and conjunctions (not past ``limit``)."""
+    while pos < limit:
+        m = _LIST_LEAD.match(ctx.norm, pos, limit)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+    return pos
+
+
+@dataclass
+class _Phrase:
+    start: int              # span start
+    end: int                # span end
+    indicator: str          # indicator words of this clause
+    elliptical: bool        # no indicator noun of its own: borrow the previous one
+
+
+def _phrase(ctx: DocContext, cand: _Candidate, prev_end: int | None) -> _Phrase:
+    """Span and indicator words for one candidate quantity."""
     q, clause = cand.q, cand.clause
     left = clause.start if prev_end is None or prev_end < clause.start else prev_end
+    left = _skip_lead(ctx, left, q.start)
     before_raw = ctx.text[left:q.start]
-    after_raw = ctx.text[q.qual_end:clause.end]
-    after_norm = ctx.norm[q.qual_end:clause.end]
-    clause_tail = re.search(r"[，,。；;:：!?！？]+$", after_raw)
-    after_body = after_raw[: clause_tail.start()] if clause_tail else after_raw
-    if is_prenominal(after_norm):
-        # verb + number + noun: 建成10家以上中试熟化基地; or number + 的 + noun
+    body_end = clause.end
+    while body_end > q.qual_end and ctx.norm[body_end - 1] in "，,。；;:：!?！？ ":
+        body_end -= 1
+    if is_prenominal(ctx.norm[q.qual_end:clause.end]):
+        # verb + number + noun (建成10家以上中试熟化基地) or number + 的 + noun
         verb_zone = _strip_fillers(ctx.norm[left:q.start])
         vm = _OUTPUT_VERB.search(verb_zone)
-        noun = after_body.lstrip()
-        noun = re.sub(r"^的", "", noun)
-        stop = re.search(r"(?:正在|已经|已|将|并|共|建设|，|,)", noun[2:])
+        noun_start = q.qual_end
+        while noun_start < body_end and ctx.norm[noun_start] in " 的":
+            noun_start += 1
+        noun_end = body_end
+        stop = re.search(r"正在|已经|已|将|并|共|，|,|、|(?:和|及|与)(?=[\d一二三四五六七八九十两])",
+                         ctx.norm[noun_start + 2:body_end])
         if stop:
-            noun = noun[: stop.start() + 2]
-        verb = ctx.text[left + vm.start(): left + vm.end()] if vm else ""
-        if vm and re.fullmatch(r"达到|达|超过|超|突破|有|拥有|现有|已有|共有", vm.group(0)):
-            verb = ""
-        start = left + vm.start() if vm else q.start
-        lead = clean_indicator(before_raw)
-        if not vm and lead and q.is_measure:
-            start = q.start - len(before_raw.lstrip(" ，,")) if before_raw.strip() else q.start
-        end = q.qual_end + len(after_body.rstrip()) if not vm else q.qual_end + (len(after_body) - len(after_body.lstrip())) + len(noun) + (1 if after_body.lstrip().startswith("的") else 0)
-        indicator = (verb + noun).strip() or clean_indicator(before_raw)
-        return start, max(end, q.qual_end), indicator, False
+            noun_end = noun_start + 2 + stop.start()
+        noun = ctx.text[noun_start:noun_end]
+        verb, start = "", q.start
+        if vm:
+            vstart = left + vm.start()
+            if vstart > left and ctx.norm[vstart - 1] == "新":
+                vstart -= 1
+            start = vstart
+            if vm.group(0) not in _COPULA_VERBS:
+                verb = ctx.text[vstart: left + vm.end()]
+        elif clean_indicator(before_raw):
+            start = left
+        return _Phrase(start, max(noun_end, q.qual_end), (verb + noun).strip(), False)
     indicator = clean_indicator(before_raw)
-    lead_trim = len(before_raw) - len(before_raw.lstrip(" ，,、和与及"))
-    start = left + lead_trim
-    return start, q.qual_end, indicator, is_elliptical(indicator)
+    return _Phrase(left, q.qual_end, indicator, is_elliptical(indicator))
+
+
+_CHANGE_TAIL = re.compile(r"(?:(?:比|较|同比|相比)(?:上年|去年|同期|(?:19|20)\d\d年(?:底|末)?)?)?"
+                          r"(?:年均|平均|同比|年)?(?:增长|增速|增幅|增加|提高|提升|下降|降低|减少|扩大)(?:了|率)?$")
+
+
+def strip_change_words(indicator: str) -> str:
+    """``技术合同成交额同比增长`` → ``技术合同成交额``: the noun a following figure can borrow."""
+    return _CHANGE_TAIL.sub("", indicator).strip()
+
+
+def merge_indicator(head: str, own: str) -> str:
+    """``R&D经费投入`` + ``投入强度`` → ``R&D经费投入强度``; ``技术合同成交额`` + ``同比增长`` → joined."""
+    for k in range(min(len(head), len(own)), 0, -1):
+        if head.endswith(own[:k]):
+            return head + own[k:]
+    return head + own
+
+
+def _place_prefix(ctx: DocContext, item: str) -> tuple[int, str | None]:
+    """(length, region) of a place name opening ``item`` (城市 from the gazetteer or a 区/县), else (0, None)."""
+    places = find_places(item)
+    if places and places[0][0] == 0:
+        m = _PLACE_RE.match(item)
+        length = m.end() if m else 0
+        if item[length:length + 1] in ("市", "省"):
+            length += 1
+        province = places[0][2]
+        if ctx.province and province and province != ctx.province:
+            return length, None
+        return length, places[0][1]
+    m = re.match(r"([\u4e00-\u9fa5]{2,3}?)(区|县|旗)", item)
+    if m and is_local_unit_name(m.group(1), m.group(2)):
+        base = ctx.city_region if ctx.city_region and ctx.city_region != "unknown city" else \
+            (ctx.province or ctx.region)
+        return m.end(), base + m.group(0)
+    return 0, None
+
+
+def _respectively(ctx: DocContext, cand: _Candidate, k: int, cache: dict) -> tuple[str | None, str | None]:
+    """For ``A、B分别为X和Y``: (indicator, region) of the k-th figure.
+
+    When A and B are places (天河区、黄埔区分别新增高新技术企业600家和900家) they share the indicator
+    and each figure gets its own region; otherwise A and B are the indicators.
+    """
+    clause_text = ctx.norm[cand.clause.start:cand.q.start]
+    i = clause_text.find("分别")
+    if i < 0:
+        return None, None
+    key = cand.clause.start
+    if key not in cache:
+        cache[key] = ctx.text[cand.clause.start + i + 2: cand.q.start]     # words between 分别 and X
+    lead = clean_indicator(ctx.text[_skip_lead(ctx, cand.clause.start, cand.q.start): cand.clause.start + i])
+    items = [x for x in re.split(r"[、和与及]", lead) if x]
+    if len(items) < 2 or k >= len(items):
+        return None, None
+    prefixes = [_place_prefix(ctx, item) for item in items]
+    tail = clean_indicator(cache[key])
+    if all(length for length, _ in prefixes):
+        shared = items[-1][prefixes[-1][0]:] + tail
+        return shared or None, prefixes[k][1]
+    return items[k] + (tail if tail and not re.fullmatch(r"[为是达到]+", tail) else ""), None
 
 
 def _resolve_kind(ctx: DocContext, cand: _Candidate, clause_year: int | None, state: dict) -> str:
+    """target / achieved: the nearest cue wins — the number's own clause (cue words, then a year before
+    or after the document's date), earlier clauses of the sentence, the paragraph's frame (到2025年…,
+    截至…), the section heading (主要目标 / 发展基础), the document's kind."""
     q = cand.q
-    clause_cue = last_cue(ctx.cue[cand.clause.start:q.start])
+    if re.search(r"(?:由|从)\s*(?:(?:19|20)\d\d\s*年(?:底|末)?|上年|去年|目前)?(?:的)?$", ctx.norm[cand.clause.start:q.start]):
+        return "achieved"                    # 由2022年的3.9% (提高到4.2%): the baseline is a reported value
+    clause_cue = last_cue(ctx.cue[cand.clause.start:q.start], ctx.year)
     if clause_cue:
         return clause_cue[1]
-    # 由…增至… inside the clause before the number
     yk = year_kind(clause_year, ctx.year)
     if yk:
         return yk
     for clause in reversed(cand.clauses[: cand.clause_index]):
-        cue = last_cue(ctx.cue[clause.start:clause.end])
+        cue = last_cue(ctx.cue[clause.start:clause.end], ctx.year)
         if cue:
             return cue[1]
-        years = year_mentions(ctx.norm[clause.start:clause.end], clause.start, ctx.year)
+        years = year_mentions(ctx.norm[clause.start:clause.end], clause.start, ctx.year,
+                              current_year=state.get("section_year"))
         if years:
             yk = year_kind(years[-1][1], ctx.year)
             if yk:
@@ -853,12 +1149,20 @@ def _resolve_kind(ctx: DocContext, cand: _Candidate, clause_year: int | None, st
 
 
 def _resolve_year(ctx: DocContext, cand: _Candidate, kind: str, state: dict) -> int | None:
+    """The year a figure is for: a year (or 今年/去年/十四五末) in its clause, then earlier clauses, the
+    paragraph's frame year, the section's year; else a plan's end year for targets (null outside
+    plans) and the reported year for achieved figures."""
     q = cand.q
-    clause_years = year_mentions(ctx.norm[cand.clause.start:q.start], cand.clause.start, ctx.year)
+    clause_years = year_mentions(ctx.norm[cand.clause.start:q.start], cand.clause.start, ctx.year,
+                                 own_clause=True, current_year=state.get("section_year"))
     if clause_years:
         return clause_years[-1][1]
+    if ctx.year is None and re.search(r"今年|本年|全年|当年|明年|去年|上年|目前|截至",
+                                      ctx.norm[cand.sentence.start:q.start]):
+        return None                            # relative to a date the document does not give
     for clause in reversed(cand.clauses[: cand.clause_index]):
-        years = year_mentions(ctx.norm[clause.start:clause.end], clause.start, ctx.year)
+        years = year_mentions(ctx.norm[clause.start:clause.end], clause.start, ctx.year,
+                              current_year=state.get("section_year"))
         if years:
             return years[-1][1]
     frame = state.get("frame_year")
@@ -870,7 +1174,13 @@ def _resolve_year(ctx: DocContext, cand: _Candidate, kind: str, state: dict) -> 
     if state.get("section_year") is not None:
         return state["section_year"]
     if kind == "target":
-        return ctx.plan_end_year if ctx.default_kind == "target" or ctx.report_like and ctx.plan_end_year else None
+        if ctx.default_kind == "target" or ctx.plan_end_year:
+            return ctx.plan_end_year
+        if re.search(r"预计", ctx.norm[cand.sentence.start:q.start]):
+            return state.get("section_year") or ctx.year     # 预计全年…: an estimate for the report's year
+        return None
+    if ctx.report_year is not None:
+        return ctx.report_year
     if ctx.year is None:
         return None
     if ctx.report_like and ctx.month is not None and ctx.month <= 2 and \
@@ -879,14 +1189,8 @@ def _resolve_year(ctx: DocContext, cand: _Candidate, kind: str, state: dict) -> 
     return ctx.year
 
 
-def _resolve_region(ctx: DocContext, cand: _Candidate, events: list[tuple[int, str]]) -> str:
-    region = ctx.region
-    for pos, reg in events:
-        if pos < cand.q.start:
-            region = reg
-        else:
-            break
-    return region
+def _resolve_region(ctx: DocContext, cand: _Candidate, events: list[RegionEvent]) -> str:
+    return _region_at(events, cand.q.start, ctx.region)
 
 
 def _update_frames(ctx: DocContext, sentence: Segment, state: dict) -> None:
@@ -894,106 +1198,227 @@ def _update_frames(ctx: DocContext, sentence: Segment, state: dict) -> None:
     text = ctx.cue[sentence.start:sentence.end]
     clauses = split_clauses(ctx.norm, sentence)
     first = ctx.cue[clauses[0].start:clauses[0].end] if clauses else text
-    if _FRAME_TARGET.search(text):
+    frame = _FRAME_TARGET.search(text)
+    if frame and last_cue(frame.group(0), ctx.year) != (0, "achieved"):
         state["frame_kind"] = "target"
-    first_cue = last_cue(first)
-    if first_cue and first_cue[1] == "achieved":
-        state["frame_kind"] = "achieved"
-    elif first_cue and first_cue[1] == "target":
-        state["frame_kind"] = "target"
-    years = year_mentions(ctx.norm[sentence.start:sentence.end], sentence.start, ctx.year)
+    first_cue = last_cue(first, ctx.year)
+    if first_cue and _STRONG_CUE.match(first, first_cue[0]):
+        state["frame_kind"] = first_cue[1]     # 截至… / 到2025年… opening a sentence frames what follows
+    years = year_mentions(ctx.norm[sentence.start:sentence.end], sentence.start, ctx.year, explicit=True,
+                          current_year=state.get("section_year"))
     if years:
         y = years[0][1]
         state["frame_year"] = (y, state.get("frame_kind") or year_kind(y, ctx.year) or ctx.default_kind)
 
 
-def _split_respectively(indicator: str, k: int) -> str | None:
-    """``A、B分别达到`` → the k-th of A, B."""
-    m = re.search(r"^(.*?)分别", indicator)
-    if not m:
-        return None
-    items = [s for s in re.split(r"[、和与及]", m.group(1)) if s]
-    if len(items) < 2 or k >= len(items):
-        return None
-    return items[k]
-
-
 def extract_statements(text: str, meta: dict | None, doc_name: str) -> list[dict]:
     """Every quantitative target and achieved figure in ``text`` as gold-format dicts."""
     ctx = build_context(text, meta, doc_name)
-    results: list[dict] = []
+    consumed: set[int] = set()
+    results: list[dict] = table_statements(ctx, consumed)
+    table_lines, pos = set(), 0
+    for n, line in enumerate(ctx.norm.split("\n")):
+        if n in consumed:
+            table_lines.add(pos)
+        pos += len(line) + 1
     state: dict = {}
     for para in split_paragraphs(ctx.norm):
-        if any(a <= para.start < b for a, b in ctx.skip):
+        if any(a <= para.start < b for a, b in ctx.skip) or para.start in table_lines:
             continue
-        line = ctx.norm[para.start:para.end]
-        is_head, sec_kind, sec_year = heading_kind(line)
+        is_head, sec_kind, sec_year = heading_kind(ctx.norm[para.start:para.end])
         if is_head:
             state["section_kind"] = sec_kind
             state["section_year"] = sec_year
-            state.pop("frame_kind", None)
-            state.pop("frame_year", None)
         state.pop("frame_kind", None)
         state.pop("frame_year", None)
         events = region_events(ctx, para)
         for sentence in split_sentences(ctx.norm, para):
-            prev_stmt: dict | None = None
-            prev_end: int | None = None
-            resp_count = 0
-            for cand in _candidates_in_sentence(ctx, para, sentence):
-                q = cand.q
-                start, end, indicator, elliptical = _phrase(ctx, cand, prev_end)
-                map_text = indicator
-                comparator = detect_comparator(ctx.norm[cand.clause.start:q.start], q)
-                if "分别" in ctx.norm[cand.clause.start:q.start]:
-                    lead = ctx.norm[cand.clause.start:q.start]
-                    item = _split_respectively(clean_indicator(lead[: lead.index("分别") + 2]) + "分别"
-                                               if "分别" in lead else "", resp_count)
-                    resp_count += 1
-                    if item:
-                        indicator = map_text = item
-                if elliptical and prev_stmt is not None:
-                    start = min(start, prev_stmt["_start"])
-                    map_text = prev_stmt["indicator_text"] + indicator
-                    indicator = map_text
-                elif elliptical:
-                    # reach back to the previous clause for the noun
-                    if cand.clause_index > 0:
-                        pc = cand.clauses[cand.clause_index - 1]
-                        noun = clean_indicator(ctx.text[pc.start:pc.end].rstrip("，,:："))
-                        if noun:
-                            start = min(start, pc.start + ctx.text[pc.start:pc.end].find(noun))
-                            map_text = indicator = noun + indicator
-                ident = map_indicator(map_text, q.unit, comparator)
-                if ident == "other" and prev_stmt is not None and len(map_text) <= 6:
-                    alt = map_indicator(prev_stmt["indicator_text"] + map_text, q.unit, comparator)
-                    if alt != "other":
-                        ident = alt
-                clause_years = year_mentions(ctx.norm[cand.clause.start:q.start], cand.clause.start, ctx.year)
-                kind = _resolve_kind(ctx, cand, clause_years[-1][1] if clause_years else None, state)
-                year = _resolve_year(ctx, cand, kind, state)
-                start, end = _unique_span(ctx, start, max(end, q.qual_end), para)
-                stmt = {
-                    "doc": doc_name,
-                    "kind": kind,
-                    "span": ctx.text[start:end],
-                    "indicator_text": indicator,
-                    "indicator": ident,
-                    "value": q.value,
-                    "unit": q.unit,
-                    "value_base": q.value_base,
-                    "comparator": comparator,
-                    "target_year": year,
-                    "region": _resolve_region(ctx, cand, events),
-                    "_start": start,
-                }
-                results.append(stmt)
-                prev_stmt = stmt
-                prev_end = q.qual_end
+            results.extend(_statements_in_sentence(ctx, para, sentence, events, state))
             _update_frames(ctx, sentence, state)
-    for stmt in results:
-        stmt.pop("_start", None)
+    results.sort(key=lambda r: r["_pos"])
+    for r in results:
+        del r["_pos"]
     return results
+
+
+def _statements_in_sentence(ctx: DocContext, para: Segment, sentence: Segment,
+                            events: list[RegionEvent], state: dict) -> list[dict]:
+    out: list[dict] = []
+    prev: dict | None = None            # previous statement of the sentence (its head noun, span start)
+    prev_end: int | None = None
+    resp_seen: dict[int, int] = {}      # clause index → figures already given to 分别
+    resp_cache: dict[int, str] = {}
+    for cand in _candidates_in_sentence(ctx, para, sentence):
+        q = cand.q
+        ph = _phrase(ctx, cand, prev_end)
+        comparator = detect_comparator(ctx.norm[cand.clause.start:q.start], q)
+        indicator, head, start, region = ph.indicator, ph.indicator, ph.start, None
+        k = resp_seen.get(cand.clause_index, 0)
+        resp_indicator, resp_region = _respectively(ctx, cand, k, resp_cache)
+        if resp_indicator or resp_region:
+            resp_seen[cand.clause_index] = k + 1
+            if resp_indicator:
+                indicator = head = resp_indicator
+            region = resp_region
+        elif ph.elliptical:
+            base, base_start = None, None
+            if prev is not None:
+                base, base_start = prev["_head"], prev["_start"]
+            elif cand.clause_index > 0:
+                pc = cand.clauses[cand.clause_index - 1]
+                noun = clean_indicator(ctx.text[_skip_lead(ctx, pc.start, pc.end):pc.end].rstrip("，,:："))
+                if noun:
+                    base, base_start = noun, pc.start + ctx.text[pc.start:pc.end].find(noun)
+            if base:
+                indicator = merge_indicator(base, indicator)
+                head = base
+                start = min(start, base_start)
+        if prev is not None and re.match(r"^合同(?:成交|登记|交易)", indicator) and "技术合同" in prev["_head"]:
+            indicator = "技术" + indicator      # 技术合同登记1532项，合同成交额86.5亿元
+            head = "技术" + head
+        ident = map_indicator(indicator, q.unit, comparator)
+        if ident == "other" and prev is not None and len(ph.indicator) <= 6 and not resp_indicator:
+            alt = map_indicator(merge_indicator(prev["_head"], ph.indicator), q.unit, comparator)
+            if alt != "other":
+                ident = alt
+        clause_years = year_mentions(ctx.norm[cand.clause.start:q.start], cand.clause.start, ctx.year,
+                                     own_clause=True, current_year=state.get("section_year"))
+        kind = _resolve_kind(ctx, cand, clause_years[-1][1] if clause_years else None, state)
+        year = _resolve_year(ctx, cand, kind, state)
+        start, end = _unique_span(ctx, start, max(ph.end, q.qual_end), para)
+        stmt = {
+            "doc": ctx.name,
+            "kind": kind,
+            "span": ctx.text[start:end],
+            "indicator_text": indicator,
+            "indicator": ident,
+            "value": q.value,
+            "unit": q.unit,
+            "value_base": q.value_base,
+            "comparator": comparator,
+            "target_year": year,
+            "region": region or _resolve_region(ctx, cand, events),
+            "_pos": q.start,
+        }
+        out.append(stmt)
+        prev = {"_head": strip_change_words(head) or head, "_start": start}
+        prev_end = q.qual_end
+    return out
+
+
+# ============================================================================================
+# Indicator tables (专栏: 指标 | 2020年 | 2025年 | 属性)
+# ============================================================================================
+
+_TABLE_UNITS = r"%|‰|个百分点|亿元|万元|元|万家|家|万个|个|万件|件|项|万人年|人年|万人|人|所|座|倍"
+_ROW_NAME = re.compile(
+    r"^\s*(?:\d{1,2}\s*[.、]?\s*)?(?P<name>[\u4e00-\u9fa5A-Za-z&“”\"·、/]{2,40}?)\s*"
+    rf"\((?P<unit>{_TABLE_UNITS})\)")
+_CELL_VALUE = re.compile(r"^(?P<cmp>[><≥≤]?)\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<suf>左右|以上|以下)?$")
+_PLACEHOLDER = re.compile(r"^(?:—+|-+|/|／|…+|无|暂无|--)$")
+_YEAR_CELL = re.compile(r"^(?:19|20)\d\d\s*年(?:目标值?|基数|基期|值|底|末)?$")
+
+
+def _cells(line: str) -> list[str]:
+    return [c for c in re.split(r"\t+|\s{2,}| (?=[><≥≤]?\d)", line.strip()) if c.strip()]
+
+
+def table_statements(ctx: DocContext, consumed: set[int]) -> list[dict]:
+    """Rows of indicator tables: name（unit） followed by one value per year column.
+
+    Works on rows kept on one line (tab or space separated) and on tables flattened to one cell per
+    line. The first of two values is the baseline (achieved), the last the target.
+    """
+    lines, pos = [], 0
+    for line in ctx.norm.split("\n"):
+        lines.append((pos, line))
+        pos += len(line) + 1
+    out: list[dict] = []
+    header: list[int] = []
+    pending: list[int] = []
+    i = 0
+    while i < len(lines):
+        start, line = lines[i]
+        stripped = line.strip()
+        cells = _cells(line)
+        years = [int(re.match(r"\d{4}", c).group(0)) for c in cells if _YEAR_CELL.match(c)]
+        if len(years) >= 2 and len(stripped) <= 80:
+            header, pending = years, []
+            i += 1
+            continue
+        if len(cells) == 1 and _YEAR_CELL.match(stripped):
+            pending.append(int(stripped[:4]))
+            i += 1
+            continue
+        if len(pending) >= 2:
+            header = pending
+        pending = []
+        m = _ROW_NAME.match(line)
+        if not m or any(a <= start < b for a, b in ctx.skip):
+            i += 1
+            continue
+        rest = _cells(line[m.end():])
+        values: list[tuple[int, int, re.Match, int]] = []       # (abs start, abs end, match, column)
+        if rest and all(_CELL_VALUE.match(c) or not re.search(r"\d", c) for c in rest):
+            search_from = m.end()
+            for col, c in enumerate(rest):
+                off = line.index(c, search_from)
+                search_from = off + len(c)
+                vm = _CELL_VALUE.match(c)
+                if vm:
+                    values.append((start + off, start + off + len(c), vm, col))
+                elif not _PLACEHOLDER.match(c):
+                    break                                     # 预期性 / 约束性: the attribute column
+            j = i + 1
+        elif not rest:
+            j, col = i + 1, 0
+            while j < len(lines) and col < 4:
+                cell = lines[j][1].strip()
+                vm = _CELL_VALUE.match(cell)
+                if not vm and not _PLACEHOLDER.match(cell):
+                    break
+                if vm:
+                    s0 = lines[j][0] + lines[j][1].index(cell)
+                    values.append((s0, s0 + len(cell), vm, col))
+                j, col = j + 1, col + 1
+        else:
+            i += 1
+            continue
+        if not values:
+            i += 1
+            continue
+        consumed.update(range(i, j))
+        name, unit = m.group("name"), m.group("unit")
+        name_start = start + m.start("name")
+        n = len(values)
+        for k, (v_start, v_end, vm, col) in enumerate(values):
+            year = header[col] if col < len(header) else None
+            if year is None and not header:
+                year = ctx.plan_end_year if k == n - 1 else None
+            if year is not None and ctx.year is not None:
+                kind = "achieved" if year <= ctx.year else "target"
+            else:
+                kind = "target" if k == n - 1 else "achieved"
+            value = float(vm.group("num"))
+            if re.search(r"年均增长|增速|增长率|年均增幅", name) and unit in ("%", "个百分点"):
+                comparator = "growth"
+            elif vm.group("cmp") in (">", "≥") or vm.group("suf") == "以上":
+                comparator = "ge"
+            elif vm.group("cmp") in ("<", "≤") or vm.group("suf") == "以下":
+                comparator = "le"
+            elif vm.group("suf") == "左右":
+                comparator = "approx"
+            else:
+                comparator = "eq"
+            span_start, span_end = _unique_span(ctx, name_start, v_end, Segment(name_start, v_end))
+            out.append({
+                "doc": ctx.name, "kind": kind, "span": ctx.text[span_start:span_end], "indicator_text": name,
+                "indicator": map_indicator(name, unit, comparator), "value": value, "unit": unit,
+                "value_base": to_base(value, unit), "comparator": comparator, "target_year": year,
+                "region": ctx.region, "_pos": v_start,
+            })
+        i = j
+    return out
 
 
 # ============================================================================================
@@ -1006,7 +1431,8 @@ class _TextExtractor(HTMLParser):
     SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "select", "button",
             "iframe", "svg", "template", "head"}
     BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-             "table", "ul", "ol", "dd", "dt", "blockquote", "pre", "hr", "td"}
+             "table", "ul", "ol", "dd", "dt", "blockquote", "pre", "hr", "thead", "tbody", "caption"}
+    CELL = {"td", "th"}                  # cells of one table row stay on one line, tab-separated
     BOILER = re.compile(r"nav|menu|footer|header|breadcrumb|sidebar|copyright|share|crumb|banner|toolbar", re.I)
     VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "wbr"}
 
@@ -1021,6 +1447,8 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in self.BLOCK:
             self.parts.append("\n")
+        elif tag in self.CELL:
+            self.parts.append("\t")
         if tag in self.VOID:
             return
         attr = " ".join(str(v) for k, v in attrs if k in ("class", "id", "role") and v)
@@ -1045,7 +1473,10 @@ def html_to_text(html: str) -> str:
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parser.parts).split("\n")]
+    lines = []
+    for line in "".join(parser.parts).split("\n"):
+        cells = [re.sub(r"[ \r\f\v]+", " ", c).strip() for c in line.split("\t")]
+        lines.append("\t".join(c for c in cells if c))
     return "\n".join(line for line in lines if line)
 
 
@@ -1084,7 +1515,4 @@ def extract_file(path: str | Path) -> list[dict]:
     """
     path = Path(path)
     text = read_text(path)
-    meta = read_meta(path)
-    if not meta:
-        meta = {"region": None, "date": None}
-    return extract_statements(text, meta, path.name)
+    return extract_statements(text, read_meta(path), path.name)

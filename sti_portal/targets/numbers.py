@@ -29,7 +29,7 @@ _FULLWIDTH.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
 _FULLWIDTH.update({
     "．": ".", "％": "%", "－": "-", "＋": "+", "：": ":", "∶": ":", "（": "(", "）": ")",
     "＆": "&", "／": "/", "\u3000": " ", "\xa0": " ", "﹪": "%", "〜": "～", "~": "～",
-    "—": "—", "–": "-", "‐": "-", "‑": "-", "―": "—",
+    "—": "—", "–": "-", "‐": "-", "‑": "-", "―": "—", "＞": ">", "＜": "<", "≧": "≥", "≦": "≤",
 })
 _FULLWIDTH_TABLE = str.maketrans(_FULLWIDTH)
 _FULLWIDTH_THOUSANDS = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
@@ -103,7 +103,7 @@ def parse_chinese_numeral(text: str) -> float | None:
     >>> parse_chinese_numeral("六百五十"), parse_chinese_numeral("一万二千"), parse_chinese_numeral("千亿")
     (650.0, 12000.0, 100000000000.0)
     """
-    if not text:
+    if not text or text[0] in "万亿点":              # a bare scale (万人, 亿元) is not a number
         return None
     if "点" in text:                                              # 二点五, 百分之三点五
         whole, _, frac = text.partition("点")
@@ -344,10 +344,16 @@ _GROWTH_BEFORE = re.compile(
     r"(?:增长|增速|增幅|递增|提高|提升|上升|下降|降低|减少|增加|扩大|翻)"
     r"(?:了|率|分别|分别为|分别达到?|达到|达|为|超过|超|约|近|在|保持在)?$"
 )
-_GE_BEFORE = re.compile(r"(?:不低于|不少于|不小于|超过|超出|超|突破|逾|高于|大于|多于|过|至少)$")
-_LE_BEFORE = re.compile(r"(?:不超过|不高于|不多于|不大于|低于|少于|小于|控制在|压缩到|压缩至|降至|降到)$")
-_APPROX_BEFORE = re.compile(r"(?:约|近|接近|将近|大约|约为|大概|近乎)$")
-_FILLER_BEFORE = re.compile(r"(?:达到|达|到|为|了|在|共|共计|累计|合计|总计|分别|力争|争取|确保|有|实现|完成|增至|提高到|提升到|突破到)$")
+_PREFIX_COMPARATORS = {
+    "ge": ["不低于", "不少于", "不小于", "超过", "超出", "超", "突破", "逾", "高于", "大于", "多于", "至少", "以上",
+           "首破", "破", "迈上", "跨越"],
+    "le": ["不超过", "不高于", "不多于", "不大于", "低于", "少于", "小于", "控制在", "压缩到", "压缩至", "降至", "降到"],
+    "approx": ["约", "近", "接近", "将近", "大约", "约为", "大概", "近乎"],
+}
+_PREFIX_WORDS = sorted(((w, c) for c, ws in _PREFIX_COMPARATORS.items() for w in ws),
+                       key=lambda wc: len(wc[0]), reverse=True)
+_FILLER_BEFORE = re.compile(r"(?:达到|达|到|为|了|在|共|共计|累计|合计|总计|分别|力争|争取|确保|有|实现|完成|增至|"
+                            r"提高到|提升到|首次|再次|均|已)$")
 
 
 def detect_comparator(before: str, q: Quantity) -> str:
@@ -372,15 +378,15 @@ def detect_comparator(before: str, q: Quantity) -> str:
 
 
 def comparator_from_prefix(before: str) -> str:
-    """``ge``/``le``/``approx``/``eq`` from the words just before a number (filler verbs skipped)."""
-    tail = before.rstrip()[-8:]
+    """``ge``/``le``/``approx``/``eq`` from the words just before a number (filler verbs skipped).
+
+    The longest qualifier wins, so 不低于 is ``ge`` although it ends with 低于.
+    """
+    tail = before.rstrip()[-10:]
     for _ in range(3):
-        if _LE_BEFORE.search(tail):
-            return "le"
-        if _GE_BEFORE.search(tail):
-            return "ge"
-        if _APPROX_BEFORE.search(tail):
-            return "approx"
+        for word, comp in _PREFIX_WORDS:
+            if tail.endswith(word):
+                return comp
         m = _FILLER_BEFORE.search(tail)
         if not m:
             break
@@ -395,8 +401,3 @@ def is_growth_context(before: str) -> bool:
     if re.search(r"(?:到|至|为)$", tail) and not re.search(r"(?:增长|增速|增幅)(?:率)?(?:达到|为)$", tail):
         return False
     return bool(_GROWTH_BEFORE.search(tail))
-
-
-def is_decrease(before: str) -> bool:
-    """The growth word before the number is a decrease (下降, 降低, 减少)."""
-    return bool(re.search(r"(?:下降|降低|减少)(?:了|达到|达|为|超过|约)?\s*$", before[-8:]))
