@@ -3,26 +3,39 @@
 Great Expectations suites run as blocking asset checks on `candidate_observations`: when one fails with
 a critical expectation, `warehouse` and `portal_db` are not materialised and the published sti.db
 stays as it was.
+
+`warehouse` and `portal_db` write a new generation directory; `portal_db` then switches it in
+atomically (sti_portal/generations.py). A build_all run holds STI_HOME's write lock from start to end
+(the `writer` resource; the job runs in one process), so it never overlaps a load. The statisticians'
+load job, inbox sensor and release-calendar schedules are in pipelines/loads.py.
 """
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from sti_portal import config, publish as publishing, steps
+from pipelines import loads
+from pipelines.resources import StiHome, WriterLock
+from sources.upload import extract_archived
+from sti_portal import archive, config, generations, publish as publishing, steps
 from sti_portal.validate import GROUP_FRAMES, run_suite
+from pipelines.targets import TARGET_ASSETS, TARGET_CHECKS
+from sti_portal.targets.tables import PolicyTargets
 from warehouse.store import write_warehouse
 
 
-class StiHome(dg.ConfigurableResource):
-    """Where the warehouse, sti.db and reports live (STI_HOME)."""
+WRITER_TAGS = {"sti/writes": "warehouse"}   # the run queue starts one such run at a time (dagster.yaml)
 
-    home: str = ""
 
-    def paths(self) -> config.Paths:
-        return (config.Paths(Path(self.home)) if self.home else config.paths()).ensure()
+def _run_generation(paths: config.Paths, run_id: str) -> Path:
+    return paths.generations / f"run-{run_id}"
+
+
+def _inputs_file(paths: config.Paths, run_id: str) -> Path:
+    return paths.reports / "runs" / run_id / "inputs" / "uploads.json"
 
 
 def _source_asset(name: str) -> dg.AssetsDefinition:
@@ -41,7 +54,24 @@ def _source_asset(name: str) -> dg.AssetsDefinition:
 SOURCE_ASSETS = [_source_asset(name) for name in steps.SOURCE_ADAPTERS]
 
 
-@dg.asset(group_name="garden", ins={name: dg.AssetIn(name) for name in steps.SOURCE_ADAPTERS}, kinds={"pandas"})
+@dg.asset(group_name="sources", kinds={"pandas"})
+def archived_uploads(context: dg.AssetExecutionContext, sti_home: StiHome, writer: WriterLock) -> pd.DataFrame:
+    """Tidy rows of every upload the published generation was built from (STI_HOME/archive/, see `sti load`)."""
+    paths = sti_home.paths()
+    entries = archive.published_uploads(paths)
+    frame, problems = extract_archived(entries, lambda entry: archive.locate(paths, entry))
+    if problems:
+        raise dg.Failure(description="archived uploads no longer read cleanly:\n" + "\n".join(problems))
+    inputs = _inputs_file(paths, context.run.run_id)
+    inputs.parent.mkdir(parents=True, exist_ok=True)
+    inputs.write_text(json.dumps({"base": generations.current_id(paths), "uploads": [e.to_dict() for e in entries]},
+                                 ensure_ascii=False), encoding="utf-8")
+    context.add_output_metadata({"rows": len(frame), "uploads": len(entries)})
+    return frame
+
+
+@dg.asset(group_name="garden", ins={name: dg.AssetIn(name) for name in [*steps.SOURCE_ADAPTERS, "archived_uploads"]},
+          kinds={"pandas"})
 def harmonised_observations(context: dg.AssetExecutionContext, **frames: pd.DataFrame) -> steps.HarmonisedBatch:
     """Region codes (GB/T 2260, ISO 3166) and catalogue units for every source row."""
     batch = steps.harmonise_sources(list(frames.values()))
@@ -80,16 +110,21 @@ GX_CHECKS = [_gx_check(suite) for suite in GROUP_FRAMES]
 
 
 @dg.asset(group_name="warehouse", kinds={"duckdb"})
-def warehouse(context: dg.AssetExecutionContext, sti_home: StiHome, harmonised_observations: steps.HarmonisedBatch,
-              candidate_observations: pd.DataFrame) -> None:
-    """The DuckDB warehouse: dimensions, the long fact table with every release, current and revision views."""
+def warehouse(context: dg.AssetExecutionContext, sti_home: StiHome, writer: WriterLock,
+              harmonised_observations: steps.HarmonisedBatch, candidate_observations: pd.DataFrame,
+              policy_targets: PolicyTargets) -> None:
+    """The DuckDB warehouse: dimensions, the long fact table with every release, current and revision views.
+
+    Written into this run's new generation; published when `portal_db` switches the generation in."""
     paths = sti_home.paths()
+    generation = _run_generation(paths, context.run.run_id)
+    generation.mkdir(parents=True, exist_ok=True)
     report_dir = paths.reports / "runs" / context.run.run_id
     validation_rows = [row for path in sorted(report_dir.glob("*.json"))
                        for row in json.loads(path.read_text(encoding="utf-8"))]
     dropped = harmonised_observations.dropped.rename(columns={"drop_reason": "reason"})
     digest = write_warehouse(
-        paths.warehouse,
+        generation / "warehouse.duckdb",
         observations=candidate_observations,
         regions=steps.regions_table(candidate_observations),
         aliases=harmonised_observations.aliases,
@@ -97,25 +132,48 @@ def warehouse(context: dg.AssetExecutionContext, sti_home: StiHome, harmonised_o
         release_differences=steps.release_differences(candidate_observations),
         validation_results=steps.validation_table(validation_rows),
         build_info=steps.build_info(candidate_observations),
+        policy_targets=policy_targets,
     )
-    context.add_output_metadata({"path": str(paths.warehouse), "content_sha256": digest,
+    context.add_output_metadata({"path": str(paths.warehouse), "generation": generation.name, "content_sha256": digest,
                                  "observation_history_rows": len(candidate_observations)})
 
 
 @dg.asset(group_name="portal", deps=[warehouse], kinds={"sqlite"})
-def portal_db(context: dg.AssetExecutionContext, sti_home: StiHome) -> None:
-    """sti.db for Datasette, swapped in atomically."""
+def portal_db(context: dg.AssetExecutionContext, sti_home: StiHome, writer: WriterLock) -> None:
+    """sti.db for Datasette (and the downloads), then the whole generation switched in atomically."""
     paths = sti_home.paths()
-    counts = publishing.publish(paths.warehouse, paths.portal_db)
-    context.add_output_metadata({"path": str(paths.portal_db), **{f"rows_{k}": v for k, v in counts.items()}})
+    run_id = context.run.run_id
+    generation = _run_generation(paths, run_id)
+    if not (generation / "warehouse.duckdb").exists():   # portal_db materialised on its own: republish as is
+        generation.mkdir(parents=True, exist_ok=True)
+        os.link(paths.warehouse.resolve(), generation / "warehouse.duckdb")
+    counts = publishing.publish(generation / "warehouse.duckdb", generation / "sti.db")
+    inputs_file = _inputs_file(paths, run_id)
+    if inputs_file.exists():
+        inputs = json.loads(inputs_file.read_text(encoding="utf-8"))
+    else:
+        inputs = {"base": generations.current_id(paths), "uploads": generations.current_manifest(paths).get("uploads", [])}
+    with generations.writer_lock(paths, purpose=f"dagster run {run_id}"):
+        generations.commit(paths, generation, {"kind": "build", "run_id": run_id, "uploads": inputs["uploads"]},
+                           expected_base=inputs["base"])
+    context.add_output_metadata({"path": str(paths.portal_db), "generation": generation.name,
+                                 **{f"rows_{k}": v for k, v in counts.items()}})
 
 
-build_all = dg.define_asset_job("build_all", selection=dg.AssetSelection.all(),
-                                description="Build the warehouse from the bundled sources and publish sti.db.")
+build_all = dg.define_asset_job(
+    "build_all", selection=dg.AssetSelection.all() - dg.AssetSelection.groups("uploads"),
+    description="Build the warehouse from the bundled sources and the archived uploads, and publish sti.db.",
+    executor_def=dg.in_process_executor, tags=WRITER_TAGS)
 
 defs = dg.Definitions(
-    assets=[*SOURCE_ASSETS, harmonised_observations, candidate_observations, warehouse, portal_db],
-    asset_checks=GX_CHECKS,
-    jobs=[build_all],
-    resources={"sti_home": StiHome()},
+    assets=[*SOURCE_ASSETS, archived_uploads, harmonised_observations, candidate_observations, warehouse, portal_db,
+            *TARGET_ASSETS, *loads.ASSETS],
+    asset_checks=[*GX_CHECKS, *TARGET_CHECKS],
+    jobs=[build_all, *loads.JOBS],
+    sensors=loads.SENSORS,
+    schedules=loads.SCHEDULES,
+    resources={"sti_home": StiHome(), "writer": WriterLock()},
+    # One process per run, so the write lock (the `writer` resource) spans all of a run's steps, also for
+    # assets materialised ad hoc from the UI.
+    executor=dg.in_process_executor,
 )

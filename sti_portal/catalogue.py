@@ -44,3 +44,15 @@ def sources() -> pd.DataFrame:
 @lru_cache(maxsize=1)
 def documented_revisions() -> pd.DataFrame:
     return pd.read_csv(CATALOGUE_DIR / "documented_revisions.csv", dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def indicator_aliases() -> pd.DataFrame:
+    """Other names statisticians use for an indicator (accepted in uploads)."""
+    return pd.read_csv(CATALOGUE_DIR / "indicator_aliases.csv", dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def release_calendar() -> pd.DataFrame:
+    """When each source publishes a new release (the Dagster schedules in pipelines/loads.py)."""
+    return pd.read_csv(CATALOGUE_DIR / "release_calendar.csv", dtype=str, keep_default_na=False)

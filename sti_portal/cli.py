@@ -48,6 +48,60 @@ def up(port: int) -> None:
     sys.exit(serve_portal(paths, port))
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+def check(files: tuple[str, ...]) -> None:
+    """Check statisticians' files (upload format or yearbook tables) without loading them.
+
+    Exit 0 when every file is valid, 1 with a report of every problem otherwise (2: the check itself
+    could not run). An HTML copy of the report is written under STI_HOME/reports/checks/.
+    """
+    from pathlib import Path
+
+    from sti_portal.load import check_files
+    from sti_portal.report import render_text
+
+    _quiet_libraries()
+    paths = config.paths().ensure()
+    outcome = check_files(paths, [Path(f) for f in files])
+    click.echo(render_text(outcome), nl=False)
+    click.echo(f"HTML report: {outcome.report_html}")
+    sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--wait", "wait_seconds", default=None, type=float,
+              help="Seconds to wait for a running build or load to finish (default 900).")
+def load(files: tuple[str, ...], wait_seconds: float | None) -> None:
+    """Check files and, if every one is valid, load them and republish the portal atomically.
+
+    A batch is loaded whole or not at all. Accepted files move to STI_HOME/archive/, rejected ones to
+    STI_HOME/quarantine/ with their report; the warehouse and sti.db are then unchanged. Loading a
+    file that is already loaded does nothing. Exit 0 loaded (or nothing to do), 1 rejected, 2 could
+    not run (e.g. another load holds the lock).
+    """
+    from pathlib import Path
+
+    from sti_portal.load import load_files
+    from sti_portal.report import render_text
+
+    _quiet_libraries()
+    paths = config.paths().ensure()
+    click.echo(f"sti load: STI_HOME={paths.home}; checking {len(files)} file(s) and rebuilding from every input ...")
+    outcome = load_files(paths, [Path(f) for f in files], lock_timeout=wait_seconds)
+    click.echo(render_text(outcome), nl=False)
+    click.echo(f"HTML report: {outcome.report_html}")
+    sys.exit(outcome.exit_code)
+
+
+def _quiet_libraries() -> None:
+    import logging
+
+    for name in ("great_expectations", "dagster"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _register_optional_groups() -> None:
     try:
         from sti_portal.targets.cli import targets

@@ -1,7 +1,9 @@
 """Publish the warehouse as the SQLite database Datasette serves (the "grapher" step).
 
 The new sti.db is written next to the old one and swapped in with os.replace, so a reader sees the
-old file or the new one, never a half-written one.
+old file or the new one, never a half-written one. The pre-built downloads (sti_portal.downloads) are
+written from the new file before the swap, into a new version directory, and the `downloads` symlink
+is swapped right after sti.db: a failure anywhere before the swap publishes nothing.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import sqlite3
 from pathlib import Path
 
 import duckdb
+
+from sti_portal import downloads
 
 # Tables copied to sti.db, with the SELECT that shapes each (dates and decimals as SQLite-friendly types).
 PUBLISHED_TABLES = {
@@ -31,6 +35,12 @@ PUBLISHED_TABLES = {
     "release_differences": "SELECT * FROM release_differences ORDER BY indicator_id, year, region_code",
     "validation_results": "SELECT * FROM validation_results ORDER BY suite, expectation",
     "build_info": "SELECT * FROM build_info ORDER BY key",
+    # Policy targets (warehouse/targets.sql); policy_documents gets a full-text index (add_fulltext).
+    "policy_documents": "SELECT * FROM policy_documents ORDER BY doc_id",
+    "policy_statements": "SELECT * FROM policy_statements ORDER BY doc_id, char_offset, statement_id",
+    "targets": "SELECT * FROM targets ORDER BY doc_id, char_offset, statement_id",
+    "target_progress": "SELECT * FROM target_progress ORDER BY region_code NULLS LAST, doc_id, statement_id",
+    "target_indicators": "SELECT * FROM target_indicators ORDER BY indicator",
 }
 
 INDEXES = {
@@ -67,7 +77,13 @@ def publish(warehouse: Path, portal_db: Path) -> dict[str, int]:
     finally:
         con.close()
     counts = _finish_sqlite(tmp)
+    try:
+        version_dir = downloads.prepare(tmp, portal_db.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, portal_db)
+    downloads.activate(portal_db.parent, version_dir)
     return counts
 
 
@@ -81,6 +97,9 @@ def _finish_sqlite(path: Path) -> dict[str, int]:
         db.execute("ANALYZE")
         db.commit()
         db.execute("VACUUM")
+        from sti_portal.targets.tables import add_fulltext
+
+        add_fulltext(db)  # after the VACUUM: an external-content FTS index maps to rowids
     finally:
         db.close()
     with open(path, "rb") as handle:

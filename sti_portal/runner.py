@@ -29,13 +29,20 @@ def run_build(paths: Paths) -> int:
     _quiet_dagster_logs()
     from pipelines.definitions import defs
 
+    from sti_portal import generations
+
     job = defs.resolve_job_def("build_all")
-    with _instance(paths) as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-        for event in result.all_events:
-            _print_progress(event)
-        failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    try:
+        # One writer at a time (loads too); taking the lock also cleans up after a killed build or load.
+        with generations.writer_lock(paths, purpose="sti build"), _instance(paths) as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            for event in result.all_events:
+                _print_progress(event)
+            failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    except generations.WriterBusy as exc:
+        click.echo(f"sti build: {exc}", err=True)
+        return 1
     elapsed = time.perf_counter() - started
     blocking = [e for e in failed_checks if e.severity.value == "ERROR"]
     for evaluation in failed_checks:

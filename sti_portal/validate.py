@@ -36,12 +36,17 @@ def _expect(kind: str, severity: str = "critical", meta: dict | None = None, **k
     return {"type": kind, "kwargs": kwargs, "meta": meta or {}, "severity": severity}
 
 
+def _where(column: str, operator: str, parameter) -> dict:
+    """A GX 1.x row condition (the serialised form of `Column(column) <operator> parameter`)."""
+    return {"type": "comparison", "column": {"name": column}, "operator": operator, "parameter": parameter}
+
+
 def suite_definitions() -> dict[str, dict]:
     indicators = catalogue.indicators()
     ranges = [
         _expect("expect_column_values_to_be_between", column="value",
                 min_value=float(row.min_value), max_value=float(row.max_value),
-                row_condition=f'indicator_id=="{row.indicator_id}"', condition_parser="pandas",
+                row_condition=_where("indicator_id", "==", row.indicator_id),
                 meta={"rule": f"{row.indicator_id} must lie within {row.min_value:g}-{row.max_value:g} {row.unit}"})
         for row in indicators.itertuples()
     ]
@@ -61,8 +66,8 @@ def suite_definitions() -> dict[str, dict]:
                 _expect("expect_column_values_to_be_in_set", column="release_kind", value_set=sorted(KIND_PRECEDENCE)),
                 _expect("expect_compound_columns_to_be_unique", column_list=[*OBSERVATION_KEY, "release"],
                         meta={"rule": "one value per region, indicator, year and release"}),
-                _expect("expect_column_values_to_not_be_null", column="value", row_condition='obs_status!="m"',
-                        condition_parser="pandas", meta={"rule": "only values flagged m (missing) may be empty"}),
+                _expect("expect_column_values_to_not_be_null", column="value", row_condition=_where("obs_status", "!=", "m"),
+                        meta={"rule": "only values flagged m (missing) may be empty"}),
             ],
         },
         "value_ranges": {"name": "value_ranges", "meta": {"about": "plausible range per indicator, in its catalogue unit"},
@@ -127,9 +132,10 @@ def coverage_frame(observations: pd.DataFrame) -> pd.DataFrame:
     counts = provincial.groupby(keys)["region_code"].agg(
         n_provinces="nunique",
         missing_provinces=lambda codes: ",".join(sorted(all_provinces - set(codes)))).reset_index()
-    # The bulletin's regional figures are partial ranked tables by design (see INDEX.md).
-    bulletin = counts["source_id"] == "nbs_rd_bulletin"
-    return counts[~bulletin].reset_index(drop=True)
+    # The bulletin's regional figures are partial ranked tables by design (see INDEX.md), and so are
+    # statisticians' uploads (a communiqué, one revised value): neither claims all provinces.
+    partial = (counts["source_id"] == "nbs_rd_bulletin") | counts["release"].str.startswith("upload_")
+    return counts[~partial].reset_index(drop=True)
 
 
 def additivity_frame(observations: pd.DataFrame) -> pd.DataFrame:
@@ -317,8 +323,10 @@ def expectation_label(kind: str, kwargs: dict) -> str:
     """A name unique within a suite: type, column and row condition."""
     column = kwargs.get("column") or kwargs.get("column_list")
     condition = kwargs.get("row_condition")
+    if condition is not None and not isinstance(condition, (dict, str)):
+        condition = condition.dict()   # a GX Condition object (a pydantic model)
     if isinstance(condition, dict):
-        condition = condition.get("pass_through_filter")
+        condition = f'{condition["column"]["name"]}{condition["operator"]}"{condition["parameter"]}"'
     return kind + (f"[{column}]" if column else "") + (f" where {condition}" if condition else "")
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from sti_portal import catalogue
 from sti_portal.config import WAREHOUSE_SQL_DIR
 from sti_portal.releases import KIND_PRECEDENCE
+from sti_portal.targets import tables as policy_targets_tables
 
 FACT_COLUMNS = ["region_code", "indicator_id", "year", "release", "value", "obs_status", "source_id", "source_ref", "note"]
 
@@ -33,13 +34,19 @@ def content_digest(con: duckdb.DuckDBPyConnection) -> str:
 
 def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataFrame, aliases: pd.DataFrame,
                     dropped: pd.DataFrame, release_differences: pd.DataFrame, validation_results: pd.DataFrame,
-                    build_info: dict[str, str]) -> str:
-    """Build the warehouse at `path` atomically; returns the content digest."""
+                    build_info: dict[str, str], policy_targets: policy_targets_tables.PolicyTargets | None = None) -> str:
+    """Build the warehouse at `path` atomically; returns the content digest.
+
+    The policy-target tables (warehouse/targets.sql) are written into the same file: from `policy_targets`
+    (the Dagster asset's output) or, when not given, read afresh from the snapshots; their progress is
+    judged against `observations`' current values.
+    """
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
         con.execute((WAREHOUSE_SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+        con.execute((WAREHOUSE_SQL_DIR / "targets.sql").read_text(encoding="utf-8"))
         indicators = catalogue.indicators().reset_index(drop=True)
         tables = {
             "regions": regions,
@@ -51,6 +58,7 @@ def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataF
             "release_differences": release_differences,
             "validation_results": validation_results,
             "dropped_rows": dropped,
+            **policy_targets_tables.warehouse_tables(policy_targets, observations, regions),
         }
         for table, frame in tables.items():
             columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]

@@ -1,0 +1,932 @@
+"""sti-portal's public site on top of Datasette 0.65: home, indicator, region and map pages, downloads.
+
+Loaded by `sti serve` with ``--plugins-dir portal/plugins``. Hooks used (all Datasette 0.65 core):
+
+- ``register_routes``: ``/`` (home), ``/indicator/<id>``, ``/region/<code>``, ``/map/<id>``,
+  ``/downloads`` and ``/downloads/<file>`` (the files pre-built at publish time, see
+  ``sti_portal/downloads.py``);
+- ``register_output_renderer``: ``.csvcite`` (CSV with ``source`` and ``retrieved`` columns),
+  ``.csvbom`` (the same, UTF-8 with a byte-order mark for Excel) and ``.jsoncite`` (JSON with source,
+  licence, retrieval date and citation) for every table and stored query;
+- ``render_cell``: values rounded to the indicator's ``display_decimals`` in HTML tables;
+- ``extra_template_vars`` / ``extra_css_urls`` / ``menu_links``: the citation line and navigation;
+- ``asgi_wrapper``: a Content-Security-Policy that lets pages load nothing from outside the portal,
+  405 for any method but GET/HEAD/OPTIONS (the public portal only reads), and the switch to a newly
+  published sti.db (``follow_publication``) so a running portal serves the new data, all of it.
+
+Nothing here writes: the database is served immutable (``-i``) and no plugin offers a write path.
+Values reach HTML only through Jinja's autoescaping; chart data is embedded as JSON with ``<``, ``>``
+and ``&`` escaped, in a ``<script type="application/json">`` block.
+"""
+# (no "from __future__ import annotations": Datasette loads this file outside sys.modules, where dataclasses need real annotations)
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import os
+import re
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasette.handle_exception as _datasette_errors
+from datasette import hookimpl
+from datasette.database import Database
+from datasette.database import connections as _datasette_connections
+from datasette.utils.asgi import NotFound, Response
+from markupsafe import Markup
+
+# Datasette's default error handler prints every exception, 404s included, with `rich` and all local
+# variables: 0.3-3 s of blocking CPU per request for a bad URL, which lets anyone stall the public
+# server. Without `rich` it prints tracebacks of real (500) errors only, with the standard library.
+_datasette_errors.rich = None
+
+DATABASE = "sti"
+PORTAL_NAME = "sti-portal"
+NATIONAL = "100000"
+VENDOR_JS = ["/assets/vendor/vega-6.4.0/vega.min.js", "/assets/vendor/vega-lite-6.5.0/vega-lite.min.js",
+             "/assets/vendor/vega-embed-7.3.0/vega-embed.min.js", "/assets/sti-charts.js"]
+MAX_CHOSEN_REGIONS = 12
+DEFAULT_MAP_INDICATOR = "rd_intensity"
+# Categories in the order the home and region pages list them.
+CATEGORY_ZH = {"R&D input": "研发投入", "Patents": "专利", "Technology market": "技术市场",
+               "High-tech industry": "高技术产业", "Entrepreneurship": "创新创业", "Population": "人口",
+               "International": "国际比较"}
+LEVEL_LABEL = {"national": "全国 National", "province": "省级 Province", "sar_or_taiwan": "港澳台 HK, Macao, Taiwan",
+               "country": "国家 Country", "world": "世界 World"}
+VALUE_COLUMNS = {"value", "old_value", "new_value", "difference", "first_release_value", "yearbook_value",
+                 "from_value", "to_value", "change", "first_value", "latest_value", "revision",
+                 "national_value", "national_average", "above_by", "difference_from_national"}
+
+# Tile-grid map: (column, row) of each province-level region, roughly where it lies.
+TILE_GRID = {
+    "230000": (7, 0),
+    "150000": (3, 1), "110000": (4, 1), "120000": (5, 1), "210000": (6, 1), "220000": (7, 1),
+    "650000": (0, 2), "620000": (1, 2), "640000": (2, 2), "140000": (3, 2), "130000": (4, 2), "370000": (5, 2),
+    "630000": (0, 3), "510000": (1, 3), "610000": (2, 3), "410000": (3, 3), "340000": (4, 3), "320000": (5, 3),
+    "310000": (6, 3),
+    "540000": (0, 4), "530000": (1, 4), "500000": (2, 4), "420000": (3, 4), "360000": (4, 4), "330000": (5, 4),
+    "520000": (2, 5), "430000": (3, 5), "350000": (4, 5), "710000": (5, 5),
+    "450000": (2, 6), "440000": (3, 6), "810000": (4, 6),
+    "460000": (2, 7), "820000": (3, 7),
+}
+
+READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Sent with every response: pages may load scripts, styles, images and data from the portal only.
+# 'unsafe-eval' is for Vega's expression compiler; 'unsafe-inline' for Datasette's own inline scripts.
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+     b"base-uri 'self'; form-action 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt(value, decimals: int | None) -> str:
+    """A value for display: rounded to the indicator's display_decimals, thousands separated."""
+    if value is None:
+        return "—"
+    decimals = 2 if decimals is None else int(decimals)
+    return f"{value:,.{decimals}f}"
+
+
+def fmt_signed(value, decimals: int | None) -> str:
+    if value is None:
+        return "—"
+    text = fmt(abs(value), decimals)
+    if round(value, int(decimals or 0)) == 0:
+        return text
+    return ("+" if value > 0 else "−") + text
+
+
+def json_for_script(payload) -> Markup:
+    """JSON that is safe inside <script type="application/json">: no <, > or & survive literally."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)
+
+
+def competition_ranks(values: list[tuple[str, float]]) -> dict[str, int]:
+    """1224 ranking, highest value first."""
+    ordered = sorted(values, key=lambda item: -item[1])
+    ranks, previous, rank = {}, None, 0
+    for position, (code, value) in enumerate(ordered, start=1):
+        if value != previous:
+            rank, previous = position, value
+        ranks[code] = rank
+    return ranks
+
+
+def sparkline(points: list[tuple[int, float]], width: int = 132, height: int = 30, pad: int = 3) -> dict | None:
+    """Coordinates for a small inline SVG trend line (rendered by the template, no JavaScript)."""
+    points = [(year, value) for year, value in points if value is not None]
+    if not points:
+        return None
+    years = [p[0] for p in points]
+    values = [p[1] for p in points]
+    y0, y1 = min(years), max(years)
+    v0, v1 = min(values), max(values)
+
+    def x(year):
+        return pad + (width - 2 * pad) * ((year - y0) / (y1 - y0) if y1 > y0 else 0.5)
+
+    def y(value):
+        return height - pad - (height - 2 * pad) * ((value - v0) / (v1 - v0) if v1 > v0 else 0.5)
+
+    coords = [(round(x(a), 1), round(y(b), 1)) for a, b in points]
+    return {"width": width, "height": height, "points": " ".join(f"{a},{b}" for a, b in coords),
+            "last": coords[-1], "first_year": y0, "last_year": y1}
+
+
+# --------------------------------------------------------------------------- data (loaded once per sti.db)
+
+@dataclass
+class PortalData:
+    identity: tuple
+    indicators: dict
+    sources: dict
+    regions: dict
+    build: dict
+    by_indicator: dict = field(default_factory=dict)   # indicator_id -> list of observation dicts
+    by_region: dict = field(default_factory=dict)      # region_code -> list of observation dicts
+    cell: dict = field(default_factory=dict)           # (indicator_id, region_code, year) -> observation
+
+    @property
+    def version(self) -> str:
+        return (self.build.get("built_at_utc") or "")[:10]
+
+    def source_title(self, source_id: str) -> str:
+        source = self.sources.get(source_id)
+        if source:
+            return source["title_en"]
+        if source_id == "sti_portal_derived":
+            return "Derived by sti-portal"
+        return source_id or ""
+
+    def indicator_sources(self, indicator_id: str) -> list[dict]:
+        ids = [s for s in (self.indicators[indicator_id]["source_ids"] or "").split(";") if s]
+        return [self.sources[s] for s in ids if s in self.sources]
+
+    def rank_level(self, indicator_id: str) -> str:
+        levels = {row["region_level"] for row in self.by_indicator.get(indicator_id, [])}
+        return "province" if "province" in levels else "country"
+
+    def level_rows(self, indicator_id: str, level: str, year: int) -> list[dict]:
+        return [row for row in self.by_indicator.get(indicator_id, [])
+                if row["region_level"] == level and row["year"] == year and row["value"] is not None]
+
+    def years(self, indicator_id: str, level: str) -> list[int]:
+        return sorted({row["year"] for row in self.by_indicator.get(indicator_id, [])
+                       if row["region_level"] == level and row["value"] is not None})
+
+    def default_year(self, indicator_id: str, level: str) -> int | None:
+        """The latest year with (nearly) full coverage: a year a few countries have already reported is skipped."""
+        counts: dict[int, int] = {}
+        for row in self.by_indicator.get(indicator_id, []):
+            if row["region_level"] == level and row["value"] is not None:
+                counts[row["year"]] = counts.get(row["year"], 0) + 1
+        if not counts:
+            return None
+        best = max(counts.values())
+        return max(year for year, count in counts.items() if count >= 0.8 * best)
+
+    def national(self, indicator_id: str) -> tuple[str | None, dict | None]:
+        """The national figure's region (100000, or China for the World Bank series) and its latest row."""
+        for code in (NATIONAL, "CHN"):
+            rows = [r for r in self.by_indicator.get(indicator_id, []) if r["region_code"] == code and r["value"] is not None]
+            if rows:
+                return code, max(rows, key=lambda r: r["year"])
+        return None, None
+
+
+_cache: dict = {"data": None}
+_lock = asyncio.Lock()
+
+
+def _identity(path: str | None) -> tuple:
+    """Which file is published: its real path (through the `sti.db -> current/sti.db` links) and inode."""
+    if not path:
+        return ("memory",)
+    real = os.path.realpath(path)
+    stat = os.stat(real)
+    return (real, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class PublishedDatabase(Database):
+    """sti.db of one publication, opened by its real path, with per-thread connections of its own.
+
+    `sti build` / `sti load` publish by switching symlinks (STI_HOME/sti.db -> current/sti.db ->
+    generations/<id>/sti.db) or by replacing the file. Datasette opens an immutable database once per
+    SQL thread and keeps the connection under the database's *name*, so after a switch it would go on
+    serving the old file, or a mix. `follow_publication` (run on every request) swaps in a new
+    PublishedDatabase when the published file changes: new connections, pinned to the new file; the
+    old ones are closed a minute later, after any query still running on them.
+    """
+
+    def __init__(self, ds, link_path: str, identity: tuple):
+        super().__init__(ds, path=identity[0], is_mutable=False)
+        self.link_path = link_path
+        self.identity = identity
+        self._connection_key = f"sti_published_{abs(hash(identity))}"
+
+    async def execute_fn(self, fn):
+        if self.ds.executor is None:
+            return await super().execute_fn(fn)
+        key = self._connection_key
+
+        def in_thread():
+            conn = getattr(_datasette_connections, key, None)
+            if not conn:
+                conn = self.connect()
+                self.ds._prepare_connection(conn, self.name)
+                setattr(_datasette_connections, key, conn)
+            return fn(conn)
+
+        return await asyncio.get_event_loop().run_in_executor(self.ds.executor, in_thread)
+
+
+def follow_publication(datasette) -> None:
+    db = datasette.databases.get(DATABASE)
+    if db is None or not db.path:
+        return
+    link = getattr(db, "link_path", db.path)
+    try:
+        identity = _identity(link)
+    except OSError:  # mid-switch or gone: keep serving what is open
+        return
+    if getattr(db, "identity", None) == identity:
+        return
+    replacement = PublishedDatabase(datasette, link, identity)
+    # No await between the two calls: no request sees the portal without its database.
+    datasette.remove_database(DATABASE)
+    datasette.add_database(replacement, name=DATABASE)
+    if isinstance(db, PublishedDatabase):
+        try:
+            asyncio.get_running_loop().call_later(60, db.close)
+        except RuntimeError:
+            pass
+
+
+async def portal_data(datasette) -> PortalData:
+    follow_publication(datasette)
+    db = datasette.get_database(DATABASE)
+    identity = getattr(db, "identity", None) or _identity(db.path)
+    data = _cache["data"]
+    if data is not None and data.identity == identity:
+        return data
+    async with _lock:
+        data = _cache["data"]
+        if data is not None and data.identity == identity:
+            return data
+        data = await _load(db, identity)
+        _cache["data"] = data
+        return data
+
+
+async def _rows(db, sql: str, params=None) -> list[dict]:
+    result = await db.execute(sql, params or [], custom_time_limit=30_000)
+    columns = result.columns
+    return [dict(zip(columns, row)) for row in result.rows]
+
+
+async def _load(db, identity) -> PortalData:
+    indicators = {row["indicator_id"]: row for row in await _rows(db, "SELECT * FROM indicators")}
+    sources = {row["source_id"]: row for row in await _rows(db, "SELECT * FROM sources")}
+    regions = {row["region_code"]: row for row in await _rows(db, "SELECT * FROM regions")}
+    build = {row["key"]: row["value"] for row in await _rows(db, "SELECT key, value FROM build_info")}
+    data = PortalData(identity, indicators, sources, regions, build)
+    observations = await _rows(db, "SELECT region_code, region_zh, region_en, region_level, indicator_id, year, value, "
+                                   "unit, obs_status, source_id, release, source_ref, note, n_releases "
+                                   "FROM observations ORDER BY indicator_id, year, region_code")
+    for row in observations:
+        data.by_indicator.setdefault(row["indicator_id"], []).append(row)
+        data.by_region.setdefault(row["region_code"], []).append(row)
+        data.cell[(row["indicator_id"], row["region_code"], row["year"])] = row
+    return data
+
+
+def downloads_dir(datasette) -> Path | None:
+    """The downloads built with the sti.db being served (beside it, in the same generation)."""
+    db = datasette.get_database(DATABASE)
+    if not db.path:
+        return None
+    folder = Path(os.path.realpath(db.path)).parent / "downloads"
+    return folder if folder.is_dir() else None
+
+
+def downloads_manifest(datasette) -> dict | None:
+    folder = downloads_dir(datasette)
+    if folder is None or not (folder / "manifest.json").exists():
+        return None
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def download_links(base: str) -> list[dict]:
+    return [{"label": "CSV (UTF-8)", "href": f"/downloads/{base}.csv", "kind": "csv"},
+            {"label": "CSV for Excel (UTF-8 with BOM)", "href": f"/downloads/{base}-excel.csv", "kind": "csv_bom"},
+            {"label": "JSON", "href": f"/downloads/{base}.json", "kind": "json"}]
+
+
+def query_links(name: str, params: dict) -> dict:
+    query = urllib.parse.urlencode(params)
+    return {"html": f"/{DATABASE}/{name}?{query}", "csv": f"/{DATABASE}/{name}.csvcite?{query}&_size=max",
+            "csvbom": f"/{DATABASE}/{name}.csvbom?{query}&_size=max", "json": f"/{DATABASE}/{name}.jsoncite?{query}"}
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
+
+
+def page_url(datasette, request) -> str:
+    path = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return datasette.absolute_url(request, path)
+
+
+def _catalogue_order() -> dict[str, int]:
+    """Indicators in the catalogue's order (rd_intensity first), not alphabetical."""
+    try:
+        from sti_portal.config import CATALOGUE_DIR
+
+        with open(CATALOGUE_DIR / "indicators.csv", encoding="utf-8", newline="") as handle:
+            return {row["indicator_id"]: n for n, row in enumerate(csv.DictReader(handle))}
+    except (ImportError, OSError, KeyError):
+        return {}
+
+
+CATALOGUE_ORDER = _catalogue_order()
+
+
+def category_key(ind: dict, indicator_id: str) -> tuple:
+    order = list(CATEGORY_ZH)
+    category = ind["category"]
+    return (order.index(category) if category in order else len(order), category,
+            CATALOGUE_ORDER.get(indicator_id, len(CATALOGUE_ORDER)), indicator_id)
+
+
+def indicator_label(ind: dict) -> str:
+    return f"{ind['name_zh']} {ind['name_en']}"
+
+
+# --------------------------------------------------------------------------- pages
+
+def safe_href(url) -> str | None:
+    """Only http(s) links are rendered as links (a `javascript:` URL in a source row stays text)."""
+    url = (url or "").strip()
+    return url if re.match(r"https?://", url, flags=re.IGNORECASE) else None
+
+
+# Rendered pages, kept while the published sti.db is the same file (it is immutable): a page is
+# rendered once per URL, host and day (the citation line names both), then served from memory.
+PAGE_CACHE_SIZE = 256
+_page_cache: "OrderedDict[tuple, str]" = OrderedDict()
+
+
+def cached_page(view):
+    async def cached(datasette, request):
+        data = await portal_data(datasette)
+        key = (data.identity, request.path, request.query_string, request.headers.get("host", ""), today())
+        body = _page_cache.get(key)
+        if body is not None:
+            _page_cache.move_to_end(key)
+            return Response.html(body)
+        response = await view(datasette, request)
+        if response.status == 200 and isinstance(response.body, str):
+            _page_cache[key] = response.body
+            while len(_page_cache) > PAGE_CACHE_SIZE:
+                _page_cache.popitem(last=False)
+        return response
+
+    cached.__name__ = view.__name__
+    return cached
+
+
+async def _render(datasette, request, template: str, context: dict) -> Response:
+    context = {"metadata": datasette.metadata(), **context}
+    html = await datasette.render_template(template, context, request=request, view_name=template.removesuffix(".html"))
+    return Response.html(html)
+
+
+def _int_arg(request, name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if not re.fullmatch(r"-?\d{1,4}", value):
+        return None
+    return int(value)
+
+
+async def home_page(datasette, request):
+    data = await portal_data(datasette)
+    categories: dict[str, list] = {}
+    for indicator_id, ind in sorted(data.indicators.items(), key=lambda kv: category_key(kv[1], kv[0])):
+        code, latest = data.national(indicator_id)
+        level = data.rank_level(indicator_id)
+        years = data.years(indicator_id, level)
+        categories.setdefault(ind["category"], []).append({
+            "id": indicator_id, "ind": ind,
+            "national_label": ("全国 National" if code == NATIONAL else "中国 China (World Bank)") if code else None,
+            "value": fmt(latest["value"], ind["display_decimals"]) if latest else None,
+            "year": latest["year"] if latest else None,
+            "source": data.source_title(latest["source_id"]) if latest else
+            "; ".join(s["title_en"] for s in data.indicator_sources(indicator_id)),
+            "source_id": latest["source_id"] if latest else None,
+            "years": f"{years[0]}–{years[-1]}" if years else "",
+            "stock_or_flow": ind["stock_or_flow"],
+        })
+    provinces = sorted((r for r in data.regions.values() if r["level"] in ("province", "sar_or_taiwan")
+                        and r["region_code"] in data.by_region), key=lambda r: r["region_code"])
+    context = {
+        "categories": [(name, CATEGORY_ZH.get(name, ""), rows) for name, rows in categories.items()],
+        "provinces": provinces,
+        "queries": _canned_queries(datasette),
+        "sources": list(data.sources.values()),
+        "citation_source": "China Statistical Yearbook on Science and Technology (NBS, MOST) and the sources listed",
+        "page_title": "sti-portal 区域科技创新统计",
+    }
+    return await _render(datasette, request, "sti_home.html", context)
+
+
+def _canned_queries(datasette) -> list[dict]:
+    queries = (datasette.metadata("queries", database=DATABASE) or {})
+    return [{"name": name, "title": q.get("title", name), "description": q.get("description", ""),
+             "example": q.get("example", "")} for name, q in queries.items()]
+
+
+async def indicator_page(datasette, request):
+    data = await portal_data(datasette)
+    indicator_id = request.url_vars["indicator_id"]
+    ind = data.indicators.get(indicator_id)
+    if ind is None:
+        raise NotFound(f"No indicator {indicator_id!r}")
+    decimals = ind["display_decimals"]
+    level = data.rank_level(indicator_id)
+    years = data.years(indicator_id, level)
+    year = _int_arg(request, "year")
+    if year not in years:
+        year = data.default_year(indicator_id, level)
+    rows = data.level_rows(indicator_id, level, year) if year is not None else []
+    ranks = competition_ranks([(r["region_code"], r["value"]) for r in rows])
+    rows = sorted(rows, key=lambda r: (ranks[r["region_code"]], r["region_code"]))
+    national_code, _ = data.national(indicator_id)
+    national_row = data.cell.get((indicator_id, national_code, year)) if national_code else None
+    national_value = national_row["value"] if national_row else None
+    show_share = ind["stock_or_flow"] != "ratio" and national_value not in (None, 0)
+    ranking = [{**r, "rank": ranks[r["region_code"]], "display": fmt(r["value"], decimals),
+                "share": f"{100 * r['value'] / national_value:.1f} %" if show_share else None,
+                "link": r["region_level"] in ("province", "national", "sar_or_taiwan")} for r in rows]
+
+    # Regions for the line chart: the ones asked for (?region=...), else the national figure and the top three.
+    all_codes = {r["region_code"] for r in data.by_indicator.get(indicator_id, [])}
+    chosen = [c for c in request.args.getlist("region") if c in all_codes][:MAX_CHOSEN_REGIONS]
+    if not chosen:  # the national line only for ratios: a national total would flatten the provinces
+        with_national = national_code and ind["stock_or_flow"] == "ratio"
+        chosen = ([national_code] if with_national else []) + [r["region_code"] for r in ranking[:3]]
+        if level == "country" and "WLD" in all_codes:
+            chosen.insert(1, "WLD")
+    chooser_levels = ["national", "province", "sar_or_taiwan"] if level == "province" else ["country", "world"]
+    chooser = []
+    for lvl in chooser_levels:
+        regions = sorted({(r["region_code"], r["region_zh"], r["region_en"]) for r in data.by_indicator[indicator_id]
+                          if r["region_level"] == lvl}, key=lambda t: (t[2] if lvl == "country" else t[0]))
+        if regions:
+            chooser.append({"level": LEVEL_LABEL.get(lvl, lvl),
+                            "regions": [{"code": c, "zh": zh, "en": en, "checked": c in chosen} for c, zh, en in regions]})
+    series = [{"code": r["region_code"], "label": f"{r['region_zh']} {r['region_en']}", "year": r["year"],
+               "value": r["value"], "display": fmt(r["value"], decimals)}
+              for r in data.by_indicator[indicator_id] if r["value"] is not None
+              and r["region_level"] in chooser_levels]
+    # The bar chart's reference line: the national figure for a ratio (R&D intensity, per 10 000
+    # people); for totals and counts the national total dwarfs every province, so the provinces' mean.
+    reference = None
+    if ind["stock_or_flow"] == "ratio" and national_value is not None:
+        reference = {"label": "全国 National" if national_code == NATIONAL else "中国 China", "value": national_value,
+                     "display": fmt(national_value, decimals)}
+    elif ranking and level == "province":
+        mean = sum(r["value"] for r in ranking) / len(ranking)
+        reference = {"label": "各省平均 Province average", "value": mean, "display": fmt(mean, decimals)}
+    chart = {
+        "indicator": indicator_id, "unit": ind["unit"], "unit_en": ind["unit_en"], "decimals": decimals,
+        "year": year,
+        "ranking": [{"code": r["region_code"], "label": f"{r['region_zh']} {r['region_en']}", "value": r["value"],
+                     "display": r["display"], "rank": r["rank"]} for r in ranking],
+        "reference": reference,
+        "series": series, "chosen": chosen,
+    }
+    sources = [{**s, "href": safe_href(s["url"])} for s in data.indicator_sources(indicator_id)]
+    params = {"indicator": indicator_id, "year": year}
+    first_year = years[0] if years else year
+    context = {
+        "ind": ind, "indicator_id": indicator_id, "year": year, "years": list(reversed(years)), "level": level,
+        "level_label": LEVEL_LABEL.get(level, level),
+        "ranking": ranking, "national_row": national_row, "show_share": show_share,
+        "national_display": fmt(national_value, decimals) if national_value is not None else None,
+        "national_label": "全国 National" if national_code == NATIONAL else "中国 China",
+        "chart_json": json_for_script(chart), "chooser": chooser, "chosen": chosen,
+        "sources": sources, "downloads": download_links(f"indicators/{indicator_id}"),
+        "ranking_query": query_links("ranking", params),
+        "queries": [
+            ("排名 Ranking", query_links("ranking", params)),
+            ("高于全国平均 Above the national average", query_links("above_national_average", params)),
+            (f"变化 Change {first_year}–{year}", query_links("change_between_years",
+                                                           {"indicator": indicator_id, "from_year": first_year, "to_year": year})),
+            ("首次发布与最新值 First release vs latest", query_links("first_release_vs_latest",
+                                                                   {"indicator": indicator_id, "region": ""})),
+        ],
+        "map_url": f"/map/{indicator_id}?year={year}" if level == "province" else None,
+        "citation_source": "; ".join(f"{s['title_en']} ({s['title_zh']})" for s in sources) or data.source_title(indicator_id),
+        "page_title": indicator_label(ind),
+        "vendor_js": VENDOR_JS,
+    }
+    return await _render(datasette, request, "sti_indicator.html", context)
+
+
+def _comparison(ind: dict, value, national_value) -> str:
+    """How a region's value compares with the national figure, in words."""
+    if value is None or national_value in (None, 0):
+        return ""
+    decimals = ind["display_decimals"]
+    if ind["stock_or_flow"] == "ratio":
+        unit = " pp" if ind["unit"] == "%" else f" {ind['unit']}"
+        difference = value - national_value
+        word = "above" if difference > 0 else "below" if difference < 0 else "equal to"
+        return f"{fmt_signed(difference, decimals)}{unit} ({word} national {fmt(national_value, decimals)})"
+    share = 100 * value / national_value
+    return f"{share:.1f} % of national total"
+
+
+async def region_page(datasette, request):
+    data = await portal_data(datasette)
+    code = request.url_vars["region_code"]
+    region = data.regions.get(code)
+    if region is None or code not in data.by_region:
+        raise NotFound(f"No region {code!r}")
+    rows = data.by_region[code]
+    by_indicator: dict[str, list] = {}
+    for row in rows:
+        by_indicator.setdefault(row["indicator_id"], []).append(row)
+    table = []
+    for indicator_id, ind in sorted(data.indicators.items(), key=lambda kv: category_key(kv[1], kv[0])):
+        series = sorted((r for r in by_indicator.get(indicator_id, []) if r["value"] is not None), key=lambda r: r["year"])
+        if not series:
+            continue
+        latest = series[-1]
+        decimals = ind["display_decimals"]
+        rank = n_ranked = None
+        if region["level"] == "province":
+            peers = data.level_rows(indicator_id, "province", latest["year"])
+            ranks = competition_ranks([(r["region_code"], r["value"]) for r in peers])
+            rank, n_ranked = ranks.get(code), len(peers)
+        national_code = NATIONAL if region["level"] in ("province", "sar_or_taiwan") else None
+        national_row = data.cell.get((indicator_id, national_code, latest["year"])) if national_code else None
+        national_value = national_row["value"] if national_row else None
+        table.append({
+            "id": indicator_id, "ind": ind, "category": ind["category"],
+            "category_zh": CATEGORY_ZH.get(ind["category"], ""), "year": latest["year"],
+            "display": fmt(latest["value"], decimals), "value": latest["value"], "row": latest,
+            "rank": rank, "n_ranked": n_ranked,
+            "national_display": fmt(national_value, decimals) if national_value is not None else None,
+            "comparison": _comparison(ind, latest["value"], national_value),
+            "spark": sparkline([(r["year"], r["value"]) for r in series]),
+            "spark_title": f"{series[0]['year']}: {fmt(series[0]['value'], decimals)} → "
+                           f"{latest['year']}: {fmt(latest['value'], decimals)} {ind['unit']}",
+            "source": data.source_title(latest["source_id"]),
+        })
+    neighbours = sorted((r for r in data.regions.values() if r["level"] in ("province", "sar_or_taiwan", "national")
+                         and r["region_code"] in data.by_region), key=lambda r: r["region_code"])
+    has_files = region["level"] in ("national", "province", "sar_or_taiwan")
+    source_ids = sorted({row["source_id"] for row in rows})
+    context = {
+        "region": region, "code": code, "table": table, "neighbours": neighbours,
+        "level_label": LEVEL_LABEL.get(region["level"], region["level"]),
+        "downloads": download_links(f"regions/{code}") if has_files else [],
+        "profile_query": query_links("region_profile", {"region": code}),
+        "citation_source": "; ".join(data.source_title(s) for s in source_ids),
+        "page_title": f"{region['name_zh']} {region['name_en']}",
+    }
+    return await _render(datasette, request, "sti_region.html", context)
+
+
+async def map_page(datasette, request):
+    data = await portal_data(datasette)
+    indicator_id = request.url_vars.get("indicator_id") or request.args.get("indicator") or DEFAULT_MAP_INDICATOR
+    ind = data.indicators.get(indicator_id)
+    if ind is None:
+        raise NotFound(f"No indicator {indicator_id!r}")
+    mappable = [i for i in sorted(data.indicators) if data.rank_level(i) == "province"]
+    if indicator_id not in mappable:
+        raise NotFound(f"{indicator_id} has no provincial values to map")
+    years = data.years(indicator_id, "province")
+    year = _int_arg(request, "year")
+    if year not in years:
+        year = data.default_year(indicator_id, "province")
+    decimals = ind["display_decimals"]
+    tiles = []
+    for code, (col, row) in TILE_GRID.items():
+        region = data.regions.get(code, {"name_zh": code, "name_en": code})
+        obs = data.cell.get((indicator_id, code, year))
+        value = obs["value"] if obs else None
+        tiles.append({"code": code, "col": col, "row": row, "zh": region["name_zh"], "en": region["name_en"],
+                      "value": value, "display": fmt(value, decimals) if value is not None else "n/a",
+                      "url": f"/region/{code}"})
+    values = [t["value"] for t in tiles if t["value"] is not None]
+    national = data.cell.get((indicator_id, NATIONAL, year))
+    payload = {"indicator": indicator_id, "unit": ind["unit"], "year": year, "tiles": tiles,
+               "columns": 1 + max(c for c, _ in TILE_GRID.values()), "rows": 1 + max(r for _, r in TILE_GRID.values()),
+               "midpoint": (min(values) + max(values)) / 2 if values else 0}
+    context = {
+        "ind": ind, "indicator_id": indicator_id, "year": year, "years": list(reversed(years)),
+        "indicators": [data.indicators[i] for i in mappable], "tiles": sorted(tiles, key=lambda t: -(t["value"] or -1e18)),
+        "chart_json": json_for_script(payload),
+        "national_display": fmt(national["value"], decimals) if national else None,
+        "citation_source": "; ".join(s["title_en"] for s in data.indicator_sources(indicator_id)),
+        "page_title": f"地图 Map: {indicator_label(ind)}",
+        "vendor_js": VENDOR_JS,
+    }
+    return await _render(datasette, request, "sti_map.html", context)
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+async def downloads_page(datasette, request):
+    data = await portal_data(datasette)
+    manifest = downloads_manifest(datasette)
+    groups = {"tables": [], "indicators": [], "regions": []}
+    zip_file = None
+    if manifest:
+        by_base: dict[str, dict] = {}
+        for item in manifest["files"]:
+            if item["kind"] == "zip":
+                zip_file = {**item, "size": _human_bytes(item["bytes"])}
+                continue
+            folder, name = item["path"].split("/", 1)
+            base = name.removesuffix(".json").removesuffix("-excel.csv").removesuffix(".csv")
+            entry = by_base.setdefault(f"{folder}/{base}", {"folder": folder, "base": base, "title": item.get("title", base),
+                                                             "rows": item.get("rows"), "files": {}})
+            entry["files"][item["kind"]] = {"href": f"/downloads/{item['path']}", "size": _human_bytes(item["bytes"])}
+        for entry in by_base.values():
+            groups[entry["folder"]].append(entry)
+    context = {
+        "manifest": manifest, "zip_file": zip_file, "groups": groups, "queries": _canned_queries(datasette),
+        "citation_source": "China Statistical Yearbook on Science and Technology (NBS, MOST) and the sources listed",
+        "page_title": "下载 Downloads", "version": data.version,
+    }
+    return await _render(datasette, request, "sti_downloads.html", context)
+
+
+CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json; charset=utf-8",
+                 ".zip": "application/zip"}
+FILE_CHUNK = 256 * 1024
+
+
+class FileDownload:
+    """A pre-built file sent as it is on disk, in 256 kB chunks (Datasette's own helper reads 4 kB at a time)."""
+
+    def __init__(self, path: Path, filename: str, content_type: str, headers: dict):
+        self.path, self.filename, self.content_type, self.headers = path, filename, content_type, headers
+
+    async def asgi_send(self, send):
+        import aiofiles
+
+        size = os.stat(self.path).st_size
+        headers = {"content-type": self.content_type, "content-length": str(size),
+                   "content-disposition": f'attachment; filename="{self.filename}"', **self.headers}
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
+        async with aiofiles.open(self.path, mode="rb") as handle:
+            sent = 0
+            while True:
+                chunk = await handle.read(FILE_CHUNK)
+                sent += len(chunk)
+                more = bool(chunk) and sent < size
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    break
+
+
+async def download_file(datasette, request):
+    folder = downloads_dir(datasette)
+    relative = request.url_vars["path"]
+    if folder is None or not re.fullmatch(r"(?:(?:tables|indicators|regions)/)?[A-Za-z0-9_.-]+", relative) \
+            or ".." in relative:
+        raise NotFound("No such download")
+    path = (folder / relative).resolve()
+    if not path.is_file() or folder.resolve() not in path.parents:
+        raise NotFound("No such download")
+    manifest = downloads_manifest(datasette) or {}
+    stamp = manifest.get("retrieved", "")
+    stem, suffix = path.name, path.suffix
+    stem = stem[: -len(suffix)] if suffix else stem
+    prefix = "" if relative.startswith("sti-portal") else "sti-portal_"
+    filename = f"{prefix}{relative.rsplit('/', 1)[0] + '_' if '/' in relative else ''}{stem}_{stamp}{suffix}"
+    return FileDownload(path, filename, CONTENT_TYPES.get(suffix, "application/octet-stream"),
+                        {"cache-control": "max-age=300", "x-sti-retrieved": stamp})
+
+
+async def downloads_redirect(datasette, request):
+    return Response.redirect("/downloads")
+
+
+@hookimpl
+def register_routes(datasette):
+    return [
+        (r"^/$", cached_page(home_page)),
+        (r"^/indicator/(?P<indicator_id>[a-z0-9_]+)$", cached_page(indicator_page)),
+        (r"^/region/(?P<region_code>[A-Z0-9]{3,6})$", cached_page(region_page)),
+        (r"^/map$", cached_page(map_page)),
+        (r"^/map/(?P<indicator_id>[a-z0-9_]+)$", cached_page(map_page)),
+        (r"^/downloads$", cached_page(downloads_page)),
+        (r"^/downloads/$", downloads_redirect),
+        (r"^/downloads/(?P<path>.+)$", download_file),
+    ]
+
+
+# --------------------------------------------------------------------------- template variables, CSS, menu
+
+@hookimpl
+def extra_template_vars(request, datasette):
+    async def inner():
+        try:
+            data = await portal_data(datasette)
+            version = data.version
+            sha = (data.build.get("content_sha256") or "")[:12]
+        except Exception:  # a page must render even if the data cannot be read
+            version, sha = "", ""
+        return {"sti": {"today": today(), "version": version, "sha": sha,
+                        "page_url": page_url(datasette, request) if request else "",
+                        "portal": PORTAL_NAME}}
+    return inner
+
+
+@hookimpl
+def startup(datasette):
+    async def load():
+        follow_publication(datasette)
+        try:
+            await portal_data(datasette)  # so the first table page already rounds values (render_cell)
+        except Exception:  # a missing or unreadable table must not stop the server: pages will say so
+            pass
+    return load
+
+
+@hookimpl
+def extra_css_urls():
+    return ["/assets/sti.css"]
+
+
+@hookimpl
+def menu_links(datasette):
+    return [{"href": "/", "label": "首页 Home"}, {"href": "/map", "label": "地图 Map"},
+            {"href": "/downloads", "label": "下载 Downloads"}, {"href": f"/{DATABASE}", "label": "数据表 Tables & SQL"}]
+
+
+# --------------------------------------------------------------------------- values in Datasette's HTML tables
+
+def _decimals_for(row, datasette) -> int | None:
+    data = _cache["data"]
+    if data is None:
+        return None
+    try:
+        indicator_id = row["indicator_id"]
+    except (IndexError, KeyError, TypeError):
+        return None
+    ind = data.indicators.get(indicator_id)
+    return ind["display_decimals"] if ind else None
+
+
+@hookimpl
+def render_cell(row, value, column, datasette):
+    if column not in VALUE_COLUMNS or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    decimals = _decimals_for(row, datasette)
+    if decimals is None:
+        return None
+    return Markup('<span class="sti-value" title="{full}">{shown}</span>').format(full=repr(value), shown=fmt(value, decimals))
+
+
+# --------------------------------------------------------------------------- CSV with BOM and cited JSON for any table or query
+
+async def _citation_parts(datasette, columns, rows, database, table, query_name):
+    data = await portal_data(datasette)
+    names = list(columns)
+    if table:
+        meta = datasette.metadata(database=database, table=table) or {}
+    elif query_name:
+        meta = (datasette.metadata("queries", database=database) or {}).get(query_name, {})
+    else:
+        meta = {}
+    default_source = meta.get("source") or datasette.metadata("source") or ""
+    if "source_id" in names:
+        index = names.index("source_id")
+        per_row = [data.source_title(row[index]) for row in rows]
+    else:
+        per_row = [default_source] * len(rows)
+    return data, meta, names, per_row, default_source
+
+
+def _download_name(table, query_name, suffix: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_-]+", "_", table or query_name or "query")
+    return f"sti-portal_{base}_{today()}{suffix}"
+
+
+async def _render_cited_csv(datasette, columns, rows, request, database, table, query_name, data, bom: bool):
+    _, meta, names, per_row, _ = await _citation_parts(datasette, columns, rows, database, table, query_name)
+    buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(names + ["source", "retrieved"])
+    retrieved = today()
+    for row, source in zip(rows, per_row):
+        writer.writerow(["" if row[i] is None else row[i] for i in range(len(names))] + [source, retrieved])
+    headers = {"content-disposition": f'attachment; filename="{_download_name(table, query_name, ".csv")}"',
+               "x-sti-retrieved": retrieved}
+    if data.get("next_url") or data.get("truncated"):
+        headers["x-sti-truncated"] = "more rows exist: use the pre-built downloads at /downloads"
+    return Response(buffer.getvalue(), content_type="text/csv; charset=utf-8", headers=headers)
+
+
+async def render_csv_bom(datasette, columns, rows, request, database, table, query_name, data):
+    """CSV for Excel: UTF-8 with a byte-order mark, plus `source` and `retrieved` columns."""
+    return await _render_cited_csv(datasette, columns, rows, request, database, table, query_name, data, bom=True)
+
+
+async def render_csv_cited(datasette, columns, rows, request, database, table, query_name, data):
+    """CSV (UTF-8, no BOM) with `source` and `retrieved` columns."""
+    return await _render_cited_csv(datasette, columns, rows, request, database, table, query_name, data, bom=False)
+
+
+async def render_json_cited(datasette, columns, rows, request, database, table, query_name, data):
+    portal, meta, names, per_row, default_source = await _citation_parts(datasette, columns, rows, database, table, query_name)
+    sources = sorted(set(per_row)) or [default_source]
+    retrieved = today()
+    body = {
+        "title": meta.get("title") or table or query_name,
+        "description": meta.get("description", ""),
+        "source": sources,
+        "license": meta.get("license") or datasette.metadata("license"),
+        "retrieved": retrieved,
+        "data_version": portal.version,
+        "url": page_url(datasette, request),
+        "citation": f"Source: {'; '.join(sources)}, retrieved {retrieved}, {PORTAL_NAME}, {page_url(datasette, request)}",
+        "truncated": bool(data.get("next_url") or data.get("truncated")),
+        "next_url": data.get("next_url"),
+        "columns": names,
+        "rows": [dict(zip(names, (row[i] for i in range(len(names))))) for row in rows],
+    }
+    return Response(json.dumps(body, ensure_ascii=False, default=str), content_type="application/json; charset=utf-8",
+                    headers={"x-sti-retrieved": retrieved})
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return [
+        {"extension": "csvcite", "render": render_csv_cited, "can_render": lambda: True},
+        {"extension": "csvbom", "render": render_csv_bom, "can_render": lambda: True},
+        {"extension": "jsoncite", "render": render_json_cited, "can_render": lambda: True},
+    ]
+
+
+# --------------------------------------------------------------------------- headers
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def with_headers(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            follow_publication(datasette)
+            if scope["method"] not in READ_METHODS:
+                # The public portal only reads: no POST to a stored query, no login, no write API.
+                await send({"type": "http.response.start", "status": 405,
+                            "headers": [(b"allow", b"GET, HEAD, OPTIONS"), (b"content-type", b"text/plain; charset=utf-8"),
+                                        *SECURITY_HEADERS]})
+                await send({"type": "http.response.body", "body": b"405 Method Not Allowed: this portal is read-only\n"})
+                return
+
+            async def send_with_headers(event):
+                if event["type"] == "http.response.start":
+                    present = {name.lower() for name, _ in event.get("headers", [])}
+                    extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                    event = {**event, "headers": [*event.get("headers", []), *extra]}
+                await send(event)
+
+            return await app(scope, receive, send_with_headers)
+
+        return with_headers
+
+    return wrap

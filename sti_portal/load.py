@@ -1,0 +1,419 @@
+"""`sti check` and `sti load`: validate statisticians' files, then publish them atomically.
+
+check  read each file (sources/upload.py), check it against the catalogue, the published data and the
+       Great Expectations suites (sti_portal/checks.py), and report every problem. Writes nothing but
+       the report.
+load   under the write lock: the same checks, against a fresh build of every input (bundled snapshots +
+       archived uploads + the new files). Rejected: each faulty file goes to quarantine/ with its report,
+       the published state is untouched. Accepted: the files are archived with their sha256, a new
+       generation (warehouse.duckdb, sti.db, downloads) is built and switched in with one rename
+       (sti_portal/generations.py). A batch is all or nothing; loading a file already loaded is a no-op.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from sources.upload import Problem, Release, UploadRead, read_upload
+from sti_portal import archive, checks, generations
+from sti_portal.config import Paths
+from sti_portal.harmonise import HarmonisedBatch, HarmoniseError, harmonise
+
+DERIVED_SOURCE_ID = "sti_portal_derived"
+
+
+# ------------------------------------------------------------------------------------------ outcome
+
+@dataclass
+class FileOutcome:
+    path: Path
+    name: str = ""
+    sha256: str = ""
+    size: int = 0
+    release: str = ""
+    read: UploadRead | None = None
+    status: str = ""             # check: valid | invalid; load: accepted | rejected | unchanged | held
+    note: str = ""
+    moved_to: Path | None = None
+    reports: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
+
+    @property
+    def problems(self) -> list[Problem]:
+        if self.read is None:
+            return []
+        order = {"error": 0, "warning": 1}
+        return sorted(self.read.problems, key=lambda p: (order[p.severity], p.sheet, p.row or 0, p.column))
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def summary(self) -> str:
+        if self.read is None or not self.read.rows:
+            return "no values read"
+        rows = pd.DataFrame(self.read.rows)
+        years = f"{rows['year'].min()}–{rows['year'].max()}" if rows["year"].nunique() > 1 else str(rows["year"].iloc[0])
+        indicators = ", ".join(sorted(rows["indicator_id"].unique())[:5]) + (" ..." if rows["indicator_id"].nunique() > 5 else "")
+        gaps = int((rows["obs_status"] == "m").sum())
+        return (f"{len(rows)} value(s): {indicators}; {years}; {rows['region_code'].nunique()} region(s)"
+                + (f"; {gaps} gap(s) flagged m" if gaps else ""))
+
+
+@dataclass
+class Outcome:
+    mode: str                                   # "check" | "load"
+    started_at: datetime
+    files: list[FileOutcome]
+    suites: list = field(default_factory=list)  # validate.SuiteOutcome on the combined data
+    foreign: list[str] = field(default_factory=list)   # blocking failures no file caused
+    base_description: str = ""
+    generation: str | None = None
+    elapsed: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str = ""                              # the run itself failed (lock busy, internal error)
+    report_txt: Path | None = None
+    report_html: Path | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.error or self.foreign or any(f.errors for f in self.files))
+
+    @property
+    def exit_code(self) -> int:
+        if self.error:
+            return 2
+        return 1 if self.rejected else 0
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
+        if self.mode == "check":
+            return "invalid" if self.rejected else "valid"
+        if self.rejected:
+            return "rejected"
+        return "accepted" if any(f.status == "accepted" for f in self.files) else "unchanged"
+
+
+# ------------------------------------------------------------------------------------------ the published base
+
+@dataclass
+class Base:
+    observations: pd.DataFrame            # harmonised rows of every release, derived rows excluded
+    description: str
+    batch: HarmonisedBatch | None = None  # when built from the inputs: aliases and dropped rows too
+
+
+BASE_SQL = """
+SELECT f.source_id, f.release, r.release_kind, CAST(r.vintage AS VARCHAR) AS vintage, f.indicator_id,
+       CAST(f.year AS BIGINT) AS year, CAST(f.value AS DOUBLE) AS value, i.unit, f.obs_status, f.source_ref,
+       f.note, f.region_code
+FROM observation_fact f JOIN releases r ON r.release_id = f.release JOIN indicators i USING (indicator_id)
+WHERE f.source_id <> ?
+"""
+
+
+def base_from_warehouse(paths: Paths) -> Base | None:
+    generation = generations.current_generation(paths)
+    warehouse = (generation / "warehouse.duckdb") if generation else paths.warehouse
+    if not warehouse.exists():
+        return None
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frame = con.execute(BASE_SQL, [DERIVED_SOURCE_ID]).df()
+    frame["vintage"] = frame["vintage"].astype(object).where(frame["vintage"].notna(), None)
+    for col in ("obs_status", "note"):
+        frame[col] = frame[col].fillna("")
+    name = generation.name if generation else "plain files"
+    return Base(frame, f"the published data (generation {name}, {len(frame):,} values)")
+
+
+class BaseUnreadable(RuntimeError):
+    pass
+
+
+def base_from_inputs(paths: Paths, uploads: list[archive.ArchivedUpload]) -> Base:
+    """Every input read afresh: bundled snapshots + archived uploads (what the new warehouse is built from)."""
+    from sources.common import SourceFormatError
+    from sources.upload import extract_archived
+    from sti_portal import steps
+
+    try:
+        frames = _snapshot_frames()
+        uploaded, problems = extract_archived(uploads, lambda entry: archive.locate(paths, entry))
+        if problems:
+            raise BaseUnreadable("archived uploads no longer read cleanly:\n  " + "\n  ".join(problems))
+        batch = steps.harmonise_sources(frames + [uploaded])
+    except (SourceFormatError, HarmoniseError, FileNotFoundError) as exc:
+        raise BaseUnreadable(f"the bundled sources or archived uploads cannot be read: {exc}") from exc
+    return Base(batch.observations, f"a fresh build of the bundled sources and {len(uploads)} archived upload(s) "
+                                    f"({len(batch.observations):,} values)", batch)
+
+
+_SNAPSHOT_MEMO: dict[tuple, list[pd.DataFrame]] = {}
+
+
+def _snapshot_frames() -> list[pd.DataFrame]:
+    """Every source adapter's tidy frame. Memoised within the process on the snapshot files' names, sizes and
+    modification times (a long-lived process, e.g. the test session, reads them once)."""
+    from sti_portal import config, steps
+
+    folder = config.snapshot_dir()
+    fingerprint = (str(folder), tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                                             for p in folder.rglob("*") if p.is_file())))
+    if fingerprint not in _SNAPSHOT_MEMO:
+        _SNAPSHOT_MEMO.clear()
+        _SNAPSHOT_MEMO[fingerprint] = [steps.extract_source(name, folder) for name in steps.SOURCE_ADAPTERS]
+    return [frame.copy() for frame in _SNAPSHOT_MEMO[fingerprint]]
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+@dataclass
+class Evaluation:
+    candidate: pd.DataFrame
+    new_batch: HarmonisedBatch
+
+
+def _prepare(file: FileOutcome, now: datetime) -> bool:
+    """Checksum and release id; False (with the problem recorded) when there is no file to read."""
+    if not file.path.is_file():
+        file.read = UploadRead(file.name)
+        file.read.error("no such file" if not file.path.exists() else "this is a folder, not a file",
+                        found=str(file.path), expected="the path of a .csv, .xlsx or .xls file", rule="missing_file")
+        return False
+    file.sha256 = archive.sha256_of(file.path)
+    file.size = file.path.stat().st_size
+    file.release = archive.release_for(file.sha256, now)
+    return True
+
+
+def evaluate(files: list[FileOutcome], base: Base, now: datetime, outcome: Outcome) -> Evaluation | None:
+    from sti_portal import steps
+    from sti_portal.validate import validate_all
+
+    tick = time.perf_counter()
+    for file in files:
+        ref = f"archive/{archive.archived_name_for(file.release, file.name)}"
+        file.read = read_upload(file.path, Release(file.release, now.date().isoformat(), ref), name=file.name)
+    reads = [file.read for file in files]
+    checks.key_checks(reads)
+    checks.year_checks(reads, now.date())
+    checks.published_checks(reads, checks.published_current(base.observations))
+    outcome.timings["read and check files"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    tidy = [read.tidy() for read in reads if read.rows]
+    if not tidy:   # nothing could be read: the suites would only re-validate the published data
+        return None
+    new_tidy = pd.concat(tidy, ignore_index=True)
+    try:
+        new_batch = harmonise(new_tidy)
+    except HarmoniseError as exc:   # the reader resolved every label, so this is a bug, not the file's fault
+        outcome.foreign.append(f"harmonisation of the uploaded rows failed: {exc}")
+        new_batch = HarmonisedBatch(base.observations.iloc[0:0], new_tidy.iloc[0:0], pd.DataFrame())
+    combined = pd.concat([base.observations, new_batch.observations[base.observations.columns]], ignore_index=True)
+    candidate = steps.candidate_observations(HarmonisedBatch(combined, pd.DataFrame(), pd.DataFrame()))
+    outcome.suites = validate_all(candidate)
+    outcome.foreign += checks.gx_problems(outcome.suites, {file.release: file.read for file in files})
+    outcome.timings["Great Expectations suites"] = time.perf_counter() - tick
+    return Evaluation(candidate, new_batch)
+
+
+# ------------------------------------------------------------------------------------------ check
+
+def check_files(paths: Paths, files: list[Path], now: datetime | None = None) -> Outcome:
+    """Validate without loading (no lock: reads the published generation, which never changes in place)."""
+    started = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    outcome = Outcome("check", now, [FileOutcome(Path(f)) for f in files])
+    try:
+        published = {u.sha256: u for u in archive.published_uploads(paths)}
+        todo = []
+        for file in outcome.files:
+            if not _prepare(file, now):
+                continue
+            if file.sha256 in published:
+                done = published[file.sha256]
+                file.note = (f"already loaded as release {done.release} on {done.loaded_at[:10]} "
+                             f"({done.archived_name}); loading it again changes nothing")
+                file.read = UploadRead(file.name, format="already loaded")
+                continue
+            todo.append(file)
+        if todo:
+            tick = time.perf_counter()
+            base = base_from_warehouse(paths)
+            if base is None:
+                base = base_from_inputs(paths, archive.published_uploads(paths))
+            outcome.base_description = base.description
+            outcome.timings["read the published data"] = time.perf_counter() - tick
+            evaluate(todo, base, now, outcome)
+        for file in outcome.files:
+            file.status = "invalid" if file.errors else "valid"
+    except BaseUnreadable as exc:
+        outcome.foreign.append(str(exc))
+    except Exception as exc:   # the statistician gets a sentence and the log path, never a traceback
+        outcome.error = _internal_error(paths, exc)
+    outcome.elapsed = time.perf_counter() - started
+    from sti_portal import report
+
+    report.write_batch_reports(paths, outcome)
+    return outcome
+
+
+# ------------------------------------------------------------------------------------------ load
+
+def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, lock_timeout: float | None = None,
+               from_inbox: bool = False) -> Outcome:
+    started = time.perf_counter()
+    now = now or datetime.now(timezone.utc)
+    outcome = Outcome("load", now, [FileOutcome(Path(f)) for f in files])
+    try:
+        names = ", ".join(f.name for f in outcome.files)
+        with generations.writer_lock(paths, purpose=f"sti load {names}"[:200], timeout=lock_timeout):
+            _load_locked(paths, outcome, now, from_inbox)
+    except generations.WriterBusy as exc:
+        outcome.error = str(exc)
+    except Exception as exc:
+        outcome.error = _internal_error(paths, exc)
+    outcome.elapsed = time.perf_counter() - started
+    from sti_portal import report
+
+    report.write_batch_reports(paths, outcome)
+    report.write_file_reports(outcome)
+    return outcome
+
+
+def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool) -> None:
+    published = archive.published_uploads(paths)
+    base_id = generations.current_id(paths)
+    by_sha = {entry.sha256: entry for entry in published}
+    todo: list[FileOutcome] = []
+    in_batch: dict[str, FileOutcome] = {}
+    for file in outcome.files:
+        if not _prepare(file, now):
+            file.status = "rejected"
+        elif file.sha256 in by_sha:
+            done = by_sha[file.sha256]
+            file.status = "unchanged"
+            file.release = done.release
+            file.note = (f"already loaded as release {done.release} on {done.loaded_at[:10]} "
+                         f"(archive/{done.archived_name}); nothing to do")
+        elif file.sha256 in in_batch:
+            file.status = "unchanged"
+            file.note = f"the same bytes as {in_batch[file.sha256].name} in this batch; loaded once"
+        else:
+            todo.append(file)
+            in_batch[file.sha256] = file
+    if todo:
+        tick = time.perf_counter()
+        try:
+            base = base_from_inputs(paths, published)
+        except BaseUnreadable as exc:
+            outcome.foreign.append(str(exc))
+            base = None
+        outcome.timings["read every input"] = time.perf_counter() - tick
+        if base is not None:
+            outcome.base_description = base.description
+            evaluation = evaluate(todo, base, now, outcome)
+            if evaluation is None and not outcome.rejected:
+                outcome.foreign.append("no value could be read from the file(s)")
+            generations.fault_point("after_check", paths)
+        if outcome.rejected:
+            for file in todo:
+                if file.errors:
+                    file.status = "rejected"
+                    _quarantine(paths, file, now)
+                else:
+                    file.status = "held"
+                    file.note = ("valid, but not loaded: the batch is loaded whole or not at all"
+                                 if any(f.errors for f in outcome.files) else
+                                 "valid, but not loaded: the published data fail validation (see above)")
+            return
+        _publish(paths, outcome, todo, published, base, evaluation, base_id, now)
+    for file in outcome.files:
+        if file.status == "unchanged" and from_inbox and file.path.is_file():
+            file.path.unlink()   # an identical copy is in the archive; the inbox only holds what is pending
+
+
+def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
+             base: Base, evaluation: Evaluation, base_id: str | None, now: datetime) -> None:
+    from sti_portal import steps
+    from sti_portal.publish import publish
+    from warehouse.store import write_warehouse
+
+    entries = []
+    for file in todo:
+        entry = archive.ArchivedUpload(
+            release=file.release, sha256=file.sha256, original_name=file.name,
+            archived_name=archive.archived_name_for(file.release, file.name),
+            loaded_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), vintage=now.date().isoformat(), size=file.size,
+            values=len(file.read.rows), format=file.read.format)
+        archive.stage(paths, file.path, entry)
+        entries.append(entry)
+    tick = time.perf_counter()
+    generation = generations.new_generation(paths, "load")
+    candidate = evaluation.candidate
+    aliases = (pd.concat([base.batch.aliases, evaluation.new_batch.aliases]).drop_duplicates()
+               .sort_values(["region_code", "alias", "source_id"]).reset_index(drop=True))
+    dropped = pd.concat([base.batch.dropped, evaluation.new_batch.dropped], ignore_index=True)
+    dropped = dropped.rename(columns={"drop_reason": "reason"})
+    digest = write_warehouse(
+        generation / "warehouse.duckdb",
+        observations=candidate,
+        regions=steps.regions_table(candidate),
+        aliases=aliases,
+        dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
+        release_differences=steps.release_differences(candidate),
+        validation_results=steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]),
+        build_info=steps.build_info(candidate),
+    )
+    outcome.timings["write the warehouse"] = time.perf_counter() - tick
+    generations.fault_point("warehouse_written", paths)
+    tick = time.perf_counter()
+    publish(generation / "warehouse.duckdb", generation / "sti.db")
+    outcome.timings["write sti.db and downloads"] = time.perf_counter() - tick
+    generations.commit(paths, generation, {
+        "kind": "load",
+        "uploads": [entry.to_dict() for entry in [*published, *entries]],
+        "loaded": [entry.release for entry in entries],
+        "content_sha256": digest,
+    }, expected_base=base_id)
+    outcome.generation = generation.name
+    generations.fault_point("after_switch", paths)
+    archive.settle(paths, entries)
+    for file, entry in zip(todo, entries):
+        file.status = "accepted"
+        file.moved_to = paths.archive / entry.archived_name
+        file.path.unlink(missing_ok=True)
+
+
+def _quarantine(paths: Paths, file: FileOutcome, now: datetime) -> None:
+    if not file.path.is_file():
+        return
+    paths.quarantine.mkdir(parents=True, exist_ok=True)
+    target = paths.quarantine / archive.archived_name_for(f"{now:%Y%m%dT%H%M%S}_{file.sha256[:8]}", file.name)
+    shutil.move(str(file.path), target)
+    file.moved_to = target
+
+
+def _internal_error(paths: Paths, exc: Exception) -> str:
+    log_dir = paths.reports / "errors"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
+    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return f"internal error ({type(exc).__name__}: {exc}); nothing was published; details for an engineer in {log}"

@@ -1,0 +1,1 @@
+"""Helpers for the portal's browser tests (headless Debian Chromium driven by Playwright)."""

@@ -1,0 +1,88 @@
+"""A running portal follows a new publication: after `current` is switched to a new generation (as
+`sti build` / `sti load` do), Datasette's tables, the stored queries, the portal's pages and the
+downloads all show the new data, none the old, without a restart; the old generation may then go."""
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from conftest import REPO_ROOT, free_port
+
+BEIJING_2023 = {"region_code": "110000", "indicator_id": "rd_intensity", "year": "2023", "_shape": "array"}
+
+
+def make_generation(home, name, built_home, beijing_value=None):
+    generation = home / "generations" / name
+    generation.mkdir(parents=True)
+    shutil.copy2((built_home / "sti.db").resolve(), generation / "sti.db")
+    os.symlink((built_home / "downloads").resolve(), generation / "downloads")
+    if beijing_value is not None:
+        with sqlite3.connect(generation / "sti.db") as db:
+            db.execute("UPDATE observations SET value = ? WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
+                       "AND year = 2023", (beijing_value,))
+            db.execute("UPDATE build_info SET value = 'switched' WHERE key = 'content_sha256'")
+    return generation
+
+
+def switch(home, generation):
+    tmp = home / ".current.tmp"
+    os.symlink(os.path.relpath(generation, home), tmp)
+    os.replace(tmp, home / "current")
+
+
+@pytest.fixture()
+def switching_home(built_home, tmp_path):
+    home = tmp_path / "home"
+    first = make_generation(home, "gen-a", built_home)
+    switch(home, first)
+    os.symlink("current/sti.db", home / "sti.db")
+    os.symlink("current/downloads", home / "downloads")
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
+                               env={**os.environ, "STI_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        raise RuntimeError("datasette did not start")
+    yield home, url, first
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def beijing_everywhere(url) -> set:
+    seen = set()
+    for _ in range(6):  # several requests, so every SQL thread's connection is used
+        seen.add(httpx.get(f"{url}/sti/observations.json", params=BEIJING_2023, timeout=30).json()[0]["value"])
+        ranking = httpx.get(f"{url}/sti/ranking.json", params={"indicator": "rd_intensity", "year": "2023",
+                                                               "_shape": "array"}, timeout=30).json()
+        seen.add(ranking[0]["value"])
+    page = httpx.get(f"{url}/indicator/rd_intensity", timeout=30).text
+    seen.update(v for v in (6.73, 9.99) if f'title="{v}">' in page)
+    return seen
+
+
+def test_a_running_portal_switches_to_the_new_publication(built_home, switching_home):
+    home, url, first = switching_home
+    assert beijing_everywhere(url) == {6.73}
+    second = make_generation(home, "gen-b", built_home, beijing_value=9.99)
+    switch(home, second)
+    assert beijing_everywhere(url) == {9.99}
+    page = httpx.get(f"{url}/", timeout=30).text
+    assert "(switched)" in page  # the citation line names the new build
+    shutil.rmtree(first)  # the old generation collected: nothing still needs it
+    assert beijing_everywhere(url) == {9.99}
+    assert httpx.get(f"{url}/downloads/indicators/rd_intensity.csv", timeout=30).status_code == 200
