@@ -40,7 +40,9 @@ BOM = "\ufeff"
 ZIP_NAME = "sti-portal-data.zip"
 # Tables in the order the ZIP and the downloads page list them (any other published table follows).
 TABLE_ORDER = ["observations", "observation_history", "revisions", "release_differences", "indicators",
-               "regions", "region_aliases", "sources", "releases", "validation_results", "build_info"]
+               "regions", "region_aliases", "sources", "releases",
+               "target_progress", "targets", "policy_statements", "policy_documents", "target_indicators",
+               "validation_results", "build_info"]
 PRIMARY_KEYS = {
     "observations": ["region_code", "indicator_id", "year"],
     "observation_history": ["region_code", "indicator_id", "year", "release"],
@@ -49,6 +51,11 @@ PRIMARY_KEYS = {
     "sources": ["source_id"],
     "releases": ["release_id"],
     "build_info": ["key"],
+    "policy_documents": ["doc_id"],
+    "policy_statements": ["statement_id"],
+    "targets": ["statement_id"],
+    "target_progress": ["statement_id"],
+    "target_indicators": ["indicator"],
 }
 # Chinese regions get their own files (countries only have the World Bank series).
 REGION_LEVELS_WITH_FILES = ("national", "province", "sar_or_taiwan")

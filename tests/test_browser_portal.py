@@ -173,3 +173,36 @@ def test_downloads_page_and_a_datasette_table_page_carry_the_citation(page, port
     assert "Source:" in citation and "retrieved" in citation
     assert page.locator("[data-citation] a[href='/downloads/tables/observations.csv']").count() == 1
     screenshot(page, "datasette_observations_table")
+
+
+def test_targets_tracker_shows_hebei_targets_with_badges_and_rules(page, portal_url):
+    page.goto(f"{portal_url}/targets?region=130000")
+    rows = page.locator("#targets-table tr[data-statement]")
+    assert rows.count() == 6
+    contracts = page.locator("tr[data-indicator=tech_contract_turnover]")
+    assert "≥ 2,000 亿元 by 2025" in contracts.inner_text() and "1,783.0882" in contracts.inner_text()
+    badge = contracts.locator(".sti-badge.sti-status-on_track")
+    assert badge.is_visible() and badge.inner_text() == "正常 On track"
+    assert badge.evaluate("b => getComputedStyle(b).backgroundColor") != "rgba(0, 0, 0, 0)"  # styled, not bare text
+    assert page.locator("#targets-table .sti-badge.sti-status-no_data").count() == 4
+    rule = contracts.locator("details.sti-rule p")
+    assert not rule.is_visible()
+    contracts.locator("details.sti-rule summary").click()
+    assert rule.is_visible() and "on_track" in rule.inner_text()
+    evidence = page.locator("tr[data-evidence-for='002_a85baa3503116d35:1459-1475'] q.sti-evidence")
+    assert evidence.inner_text() == "技术合同成交总额达到2000亿元"
+    assert "not comparable" in page.locator("tr[data-indicator=hightech_enterprises]").inner_text()
+    # The table fits the page: the evidence is not pushed off to the right.
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1280, width
+    screenshot(page, "targets_hebei")
+    # The region selector submits on change; the search box searches the documents.
+    page.select_option("#target-region-form select[name=region]", "230000")
+    page.wait_for_url("**/targets?region=230000")
+    assert page.locator("#no-statistic-table tr[data-statement]").count() == 3
+    page.fill("#policy-search input[name=q]", "高新技术企业")
+    page.locator("#policy-search button").click()
+    page.wait_for_selector("#documents-table mark")
+    assert page.locator("#documents-table tr[data-doc]").count() == 1
+    assert page.locator("#documents-table mark").first.inner_text() == "高新技术企业"
+    screenshot(page, "targets_search")

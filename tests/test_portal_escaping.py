@@ -37,6 +37,13 @@ def taint(db_path) -> None:
         if "policy_documents" in tables:
             db.execute("UPDATE policy_documents SET title = ? || title, text = ? || text",
                        (SCRIPT.format("policy-title"), SCRIPT.format("policy-text")))
+        if "targets" in tables:
+            db.execute("UPDATE targets SET span = ? || span, indicator_text = ? WHERE statement_id = ?",
+                       (SCRIPT.format("span"), BREAKOUT.format("indicator-text"), "002_a85baa3503116d35:1459-1475"))
+            db.execute("UPDATE target_progress SET rule = ? || rule, caveat = ? || caveat WHERE statement_id = ?",
+                       (SCRIPT.format("rule"), '<img src=x onerror=alert("xss-caveat-img")>',
+                        "002_a85baa3503116d35:1459-1475"))
+            db.execute("UPDATE policy_documents SET url = 'javascript:alert(\"xss-doc-url\")' WHERE url IS NOT NULL")
         db.commit()
 
 
@@ -68,7 +75,8 @@ def tainted_url(built_home, tmp_path_factory):
 PAGES = ["/", "/indicator/rd_intensity", "/indicator/hightech_enterprises_certified", "/region/110000",
          "/region/440000", "/map/rd_intensity", "/downloads", "/sti/sources", "/sti/indicators",
          "/sti/observations?region_code=310000&indicator_id=rd_intensity",
-         "/sti/ranking?indicator=rd_intensity&year=2023"]
+         "/sti/ranking?indicator=rd_intensity&year=2023", "/targets", "/targets?region=130000", "/targets?q=xs",
+         "/sti/region_targets?region=130000", "/sti/search_policy_documents?q=xs"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -104,6 +112,22 @@ def test_policy_text_is_escaped(tainted_url):
     html = httpx.get(f"{tainted_url}/sti/policy_documents", params={"_size": "5"}, timeout=30).text
     assert "<script>alert(" not in html
     assert "xss-policy-title" in html
+
+
+def test_targets_page_shows_policy_text_as_text(tainted_url):
+    page = httpx.get(f"{tainted_url}/targets", params={"region": "130000"}, timeout=30).text
+    assert "&lt;script&gt;alert(&#34;xss-span&#34;)&lt;/script&gt;技术合同成交总额达到2000亿元" in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(&#34;xss-indicator-text&#34;)" in page
+    assert "&lt;script&gt;alert(&#34;xss-rule&#34;)&lt;/script&gt;Level target" in page
+    assert "&lt;img src=x onerror=alert(&#34;xss-caveat-img&#34;)&gt;" in page
+    assert "&lt;script&gt;alert(&#34;xss-policy-title&#34;)&lt;/script&gt;关于联动实施" in page
+    every = httpx.get(f"{tainted_url}/targets", timeout=30).text
+    assert 'href="javascript:' not in every  # a javascript: document URL is no link (the row is linked instead)
+    # The search excerpt (a two-character substring match) highlights inside escaped text.
+    found = httpx.get(f"{tainted_url}/targets", params={"q": "xs"}, timeout=30).text
+    assert "&lt;script&gt;alert(&#34;<mark>xs</mark>s-policy-text&#34;)" in found
+    for html in (page, every, found):
+        assert "<script>alert(" not in html and "<img src=x" not in html
 
 
 def test_nothing_runs_in_the_browser(tainted_url):

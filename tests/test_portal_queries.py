@@ -15,7 +15,8 @@ import yaml
 
 from test_published_values import REPO_ROOT, to_number, xls_cell
 
-QUERIES = ["ranking", "change_between_years", "region_profile", "first_release_vs_latest", "above_national_average"]
+QUERIES = ["ranking", "change_between_years", "region_profile", "first_release_vs_latest", "above_national_average",
+           "region_targets", "search_policy_documents"]
 
 
 def rows(portal_url: str, query: str, **params) -> list[dict]:
