@@ -1,6 +1,7 @@
 """Shared fixtures: one real build of the warehouse from the bundled snapshots per test session."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,26 +49,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def portal_url(built_home):
-    """A real Datasette serving the built sti.db on loopback, started with `sti serve`."""
+@contextlib.contextmanager
+def serving(home: Path):
+    """A real `sti serve` on a free loopback port for STI_HOME=home; yields its base URL."""
     import httpx
 
     port = free_port()
-    env = {**os.environ, "STI_HOME": str(built_home)}
     process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               env={**os.environ, "STI_HOME": str(home)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError(f"datasette did not start: {process.stdout.read().decode(errors='replace')}")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            process.kill()
+            raise RuntimeError(f"datasette did not start: {process.stdout.read().decode(errors='replace')}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def portal_url(built_home):
+    """A real Datasette serving the built sti.db on loopback, started with `sti serve`."""
+    with serving(built_home) as url:
+        yield url

@@ -9,14 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from conftest import serving
 
 SCRIPT = '<script>alert("xss-{}")</script>'
 BREAKOUT = '</script><script>alert("xss-{}")</script>'
@@ -53,23 +50,8 @@ def tainted_url(built_home, tmp_path_factory):
     shutil.copy2((built_home / "sti.db").resolve(), home / "sti.db")
     os.symlink((built_home / "downloads").resolve(), home / "downloads")
     taint(home / "sti.db")
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                               env={**os.environ, "STI_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError(f"datasette did not start: {process.stdout.read().decode(errors='replace')}")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(home) as url:
+        yield url
 
 
 PAGES = ["/", "/indicator/rd_intensity", "/indicator/hightech_enterprises_certified", "/region/110000",

@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from conftest import REPO_ROOT, free_port
+from conftest import serving
 
 BEIJING_2023 = {"region_code": "110000", "indicator_id": "rd_intensity", "year": "2023", "_shape": "array"}
 
@@ -44,23 +41,8 @@ def switching_home(built_home, tmp_path):
     switch(home, first)
     os.symlink("current/sti.db", home / "sti.db")
     os.symlink("current/downloads", home / "downloads")
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                               env={**os.environ, "STI_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        process.kill()
-        raise RuntimeError("datasette did not start")
-    yield home, url, first
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(home) as url:
+        yield home, url, first
 
 
 def beijing_everywhere(url) -> set:
