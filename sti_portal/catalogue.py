@@ -1,13 +1,18 @@
 """The curated reference data kept as files in catalogue/: indicators, regions, aliases, sources."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 
 from sti_portal.config import CATALOGUE_DIR
 
 BOOLEAN_COLUMNS = ("additive", "full_coverage", "derived")
+# Extra region catalogues (same columns as catalogue/regions.csv, e.g. prefecture- or county-level units),
+# one or more paths separated by os.pathsep. Empty by default; the scale benchmark uses it for counties.
+EXTRA_REGIONS_ENV = "STI_EXTRA_REGIONS"
 
 
 @lru_cache(maxsize=1)
@@ -21,9 +26,25 @@ def indicators() -> pd.DataFrame:
     return frame.set_index("indicator_id", drop=False)
 
 
+def extra_region_files() -> list[Path]:
+    return [Path(p) for p in os.environ.get(EXTRA_REGIONS_ENV, "").split(os.pathsep) if p.strip()]
+
+
 @lru_cache(maxsize=1)
 def china_regions() -> pd.DataFrame:
-    return pd.read_csv(CATALOGUE_DIR / "regions.csv", dtype=str, keep_default_na=False)
+    """catalogue/regions.csv plus any extra region catalogue named in STI_EXTRA_REGIONS."""
+    base = pd.read_csv(CATALOGUE_DIR / "regions.csv", dtype=str, keep_default_na=False)
+    extras = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in extra_region_files()]
+    if not extras:
+        return base
+    for path, extra in zip(extra_region_files(), extras):
+        if list(extra.columns) != list(base.columns):
+            raise ValueError(f"{path}: columns {list(extra.columns)}, expected those of regions.csv {list(base.columns)}")
+    frame = pd.concat([base, *extras], ignore_index=True)
+    duplicated = frame.loc[frame["region_code"].duplicated(), "region_code"].tolist()
+    if duplicated:
+        raise ValueError(f"{EXTRA_REGIONS_ENV}: region codes already in the catalogue: {duplicated[:10]}")
+    return frame
 
 
 @lru_cache(maxsize=1)
