@@ -17,13 +17,18 @@ EXTRA_REGIONS_ENV = "STI_EXTRA_REGIONS"
 
 @lru_cache(maxsize=1)
 def indicators() -> pd.DataFrame:
-    frame = pd.read_csv(CATALOGUE_DIR / "indicators.csv", dtype=str, keep_default_na=False)
+    frame = _read("indicators.csv")
     for col in BOOLEAN_COLUMNS:
         frame[col] = frame[col].map({"true": True, "false": False})
     for col in ("min_value", "max_value", "yoy_max_ratio"):
         frame[col] = frame[col].astype(float)
     frame["display_decimals"] = frame["display_decimals"].astype(int)
     return frame.set_index("indicator_id", drop=False)
+
+
+def _read(name: str) -> pd.DataFrame:
+    """A catalogue file as text columns: codes like 110000 must stay strings, and "" stays "" (not NaN)."""
+    return pd.read_csv(CATALOGUE_DIR / name, dtype=str, keep_default_na=False)
 
 
 def extra_region_files() -> list[Path]:
@@ -33,7 +38,7 @@ def extra_region_files() -> list[Path]:
 @lru_cache(maxsize=1)
 def china_regions() -> pd.DataFrame:
     """catalogue/regions.csv plus any extra region catalogue named in STI_EXTRA_REGIONS."""
-    base = pd.read_csv(CATALOGUE_DIR / "regions.csv", dtype=str, keep_default_na=False)
+    base = _read("regions.csv")
     extras = [pd.read_csv(path, dtype=str, keep_default_na=False) for path in extra_region_files()]
     if not extras:
         return base
@@ -49,31 +54,31 @@ def china_regions() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def region_aliases() -> pd.DataFrame:
-    return pd.read_csv(CATALOGUE_DIR / "region_aliases.csv", dtype=str, keep_default_na=False)
+    return _read("region_aliases.csv")
 
 
 @lru_cache(maxsize=1)
 def ignored_region_labels() -> pd.DataFrame:
-    return pd.read_csv(CATALOGUE_DIR / "ignored_region_labels.csv", dtype=str, keep_default_na=False)
+    return _read("ignored_region_labels.csv")
 
 
 @lru_cache(maxsize=1)
 def sources() -> pd.DataFrame:
-    return pd.read_csv(CATALOGUE_DIR / "sources.csv", dtype=str, keep_default_na=False)
+    return _read("sources.csv")
 
 
 @lru_cache(maxsize=1)
 def documented_revisions() -> pd.DataFrame:
-    return pd.read_csv(CATALOGUE_DIR / "documented_revisions.csv", dtype=str, keep_default_na=False)
+    return _read("documented_revisions.csv")
 
 
 @lru_cache(maxsize=1)
 def indicator_aliases() -> pd.DataFrame:
     """Other names statisticians use for an indicator (accepted in uploads)."""
-    return pd.read_csv(CATALOGUE_DIR / "indicator_aliases.csv", dtype=str, keep_default_na=False)
+    return _read("indicator_aliases.csv")
 
 
 @lru_cache(maxsize=1)
 def release_calendar() -> pd.DataFrame:
     """When each source publishes a new release (the Dagster schedules in pipelines/loads.py)."""
-    return pd.read_csv(CATALOGUE_DIR / "release_calendar.csv", dtype=str, keep_default_na=False)
+    return _read("release_calendar.csv")
