@@ -12,7 +12,6 @@
 Runs that write the warehouse carry the tag sti/writes; the instance's run queue starts one at a time
 (dagster.yaml written by sti_portal/config.py), and every writer takes STI_HOME's file lock anyway.
 """
-import hashlib
 import json
 import os
 import time
@@ -22,6 +21,7 @@ import dagster as dg
 
 from pipelines.resources import StiHome
 from sti_portal import catalogue
+from sti_portal.archive import sha256_of
 from sti_portal.validate import GROUP_FRAMES
 
 WRITER_TAGS = {"sti/writes": "warehouse"}
@@ -131,14 +131,6 @@ def inbox_files(inbox: Path, settle_seconds: float) -> list[Path]:
     return found
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dg.sensor(job=load_upload, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,
            description="One load_upload run per new file in STI_HOME/inbox.")
 def inbox_sensor(context: dg.SensorEvaluationContext, sti_home: StiHome):
@@ -153,7 +145,7 @@ def inbox_sensor(context: dg.SensorEvaluationContext, sti_home: StiHome):
         if previous and previous["signature"] == signature:
             cursor[path.name] = previous   # requested already (its run moves it out of the inbox)
             continue
-        sha = _sha256(path)
+        sha = sha256_of(path)
         cursor[path.name] = {"signature": signature, "sha256": sha}
         requests.append(dg.RunRequest(
             run_key=f"{path.name}:{sha}:{stat.st_mtime_ns}",
