@@ -40,6 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sources.yearbook_xls import cell_text
 from sources.common import MISSING_MARKERS, SourceFormatError, column_letter, tidy_frame
 
 UPLOAD_SOURCE_ID = "upload"
@@ -245,7 +246,7 @@ def accepted_units(target_unit: str) -> list[str]:
 
 
 def normalise_unit(raw) -> str:
-    text = unicodedata.normalize("NFKC", _cell_text(raw)).strip()
+    text = unicodedata.normalize("NFKC", cell_text(raw)).strip()
     text = re.sub(r"^[(\[（【]\s*(.*?)\s*[)\]）】]$", r"\1", text)
     text = SPACES.sub("", text)
     if text.startswith("单位:"):
@@ -255,23 +256,15 @@ def normalise_unit(raw) -> str:
 
 # ------------------------------------------------------------------------------------------ cells
 
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _clean_text(value) -> str:
-    text = unicodedata.normalize("NFKC", _cell_text(value))
+    text = unicodedata.normalize("NFKC", cell_text(value))
     text = SPACES.sub(" ", text).strip()
     return text[1:].strip() if text.startswith("'") else text
 
 
 def _free_text(value) -> str:
     """Notes and sources are kept as written (no width folding), only trimmed."""
-    return SPACES.sub(" ", _cell_text(value)).strip()
+    return SPACES.sub(" ", cell_text(value)).strip()
 
 
 class CellError(ValueError):
@@ -627,26 +620,26 @@ def _read_workbook(result: UploadRead, sheets: list, path: Path, release: Releas
     for name, grid, _merged, _state in sheets:
         if name.strip().casefold().startswith(NOTE_SHEETS):
             continue
-        if name not in read_names and any(_cell_text(v).strip() for _r, row in grid for v in row):
+        if name not in read_names and any(cell_text(v).strip() for _r, row in grid for v in row):
             result.warning(f"sheet '{name}' has no header row of the upload format and was not read",
                            sheet=name, rule="sheet_ignored")
 
 
 def _has_region_header(grid) -> bool:
-    return any(SPACES.sub("", _cell_text(value)) in ("地区", "Region", "region")
+    return any(SPACES.sub("", cell_text(value)) in ("地区", "Region", "region")
                for _r, row in grid[:30] for value in row)
 
 
 def _explain_missing_header(result: UploadRead, sheets: list) -> None:
     where = "; ".join(f"'{name}'" for name, *_ in sheets) or "none"
     first = next(((name, r, row) for name, grid, *_ in sheets for r, row in grid
-                  if any(_cell_text(v).strip() for v in row)), None)
+                  if any(cell_text(v).strip() for v in row)), None)
     if first is None:
         result.error("the workbook has no data: every sheet is empty", expected="a header row and data rows",
                      rule="empty_file")
         return
     name, r, row = first
-    texts = [_cell_text(v).strip() for v in row if _cell_text(v).strip()]
+    texts = [cell_text(v).strip() for v in row if cell_text(v).strip()]
     result.error(f"no sheet has a header row with the upload columns {', '.join(REQUIRED_COLUMNS)} "
                  f"(looked at the first {HEADER_SEARCH_ROWS} rows of sheets {where}), and no sheet is a yearbook table "
                  "with a 地区/Region column", sheet=name, row=r, found=_quote(", ".join(texts)[:120]),
@@ -656,14 +649,14 @@ def _explain_missing_header(result: UploadRead, sheets: list) -> None:
 # ---------------------------------------------------------------------------- the long table
 
 def _header_field(text) -> str | None:
-    key = _norm_key(_cell_text(text))
+    key = _norm_key(cell_text(text))
     if not key:
         return None
     for field_name, names in HEADER_NAMES.items():
         if key in {_norm_key(n) for n in names}:
             return field_name
     # bilingual headers: "地区 region", "年份/year"
-    parts = [p for p in re.split(r"[\s/|()（）]+", unicodedata.normalize("NFKC", _cell_text(text))) if p]
+    parts = [p for p in re.split(r"[\s/|()（）]+", unicodedata.normalize("NFKC", cell_text(text))) if p]
     for part in parts:
         for field_name, names in HEADER_NAMES.items():
             if _norm_key(part) in {_norm_key(n) for n in names}:
@@ -683,12 +676,12 @@ def _read_grid(result: UploadRead, sheet: str, grid: list[tuple[int, list]], rel
                merged: list[str] | None = None) -> None:
     header_index = _find_header(grid)
     if header_index is None:
-        first = next(((r, row) for r, row in grid if any(_cell_text(v).strip() for v in row)), None)
+        first = next(((r, row) for r, row in grid if any(cell_text(v).strip() for v in row)), None)
         if first is None:
             result.error("the file has no rows", expected="a header row and data rows", rule="empty_file")
             return
         r, row = first
-        texts = [_cell_text(v).strip() for v in row]
+        texts = [cell_text(v).strip() for v in row]
         years = [t for t in texts if YEAR_TEXT.fullmatch(t)]
         if len(years) >= 2:
             result.error("the columns look like years (a wide table); the upload format has one row per region, "
@@ -704,7 +697,7 @@ def _read_grid(result: UploadRead, sheet: str, grid: list[tuple[int, list]], rel
     columns: dict[str, int] = {}
     for col, value in enumerate(header):
         field_name = _header_field(value)
-        label = _cell_text(value).strip()
+        label = cell_text(value).strip()
         if field_name is None:
             if label:
                 result.warning(f"column '{label}' is not part of the upload format and was ignored", sheet=sheet,
@@ -718,7 +711,7 @@ def _read_grid(result: UploadRead, sheet: str, grid: list[tuple[int, list]], rel
         columns[field_name] = col
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
-        found = [_cell_text(v).strip() for v in header if _cell_text(v).strip()]
+        found = [cell_text(v).strip() for v in header if cell_text(v).strip()]
         if {"year", "value"} & set(missing) and sum(bool(YEAR_TEXT.fullmatch(t)) for t in found) >= 2:
             result.error("the columns look like years (a wide table); the upload format has one row per region, "
                          "indicator and year, with the year in column year and the number in column value",
@@ -738,7 +731,7 @@ def _read_grid(result: UploadRead, sheet: str, grid: list[tuple[int, list]], rel
         for name, col in columns.items():
             if (r, col) in merged_cells:
                 cells[name] = merged_cells[(r, col)]
-        if all(_cell_text(v).strip() == "" for v in cells.values()) and all(_cell_text(v).strip() == "" for v in row):
+        if all(cell_text(v).strip() == "" for v in cells.values()) and all(cell_text(v).strip() == "" for v in row):
             continue
         data_rows += 1
         place = RowPlace(sheet, r, {name: (f"{column_letter(col)}{r}" if workbook else "") for name, col in columns.items()})
@@ -780,7 +773,7 @@ def _read_row(result: UploadRead, cells: dict, place: RowPlace, release: Release
     def bad(column: str, message: str, found, expected: str, rule: str) -> None:
         nonlocal ok
         ok = False
-        result.error(message, **_where(place, column, workbook), found=_quote(_cell_text(found)), expected=expected,
+        result.error(message, **_where(place, column, workbook), found=_quote(cell_text(found)), expected=expected,
                      rule=rule)
 
     for name, value in cells.items():
