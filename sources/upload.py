@@ -40,8 +40,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.yearbook_xls import cell_text
 from sources.common import MISSING_MARKERS, SourceFormatError, column_letter, tidy_frame
+from sources.yearbook_xls import cell_text
 
 UPLOAD_SOURCE_ID = "upload"
 UPLOAD_RELEASE_KIND = "upload"
