@@ -21,7 +21,7 @@ from pipelines import loads
 from pipelines.resources import StiHome, WriterLock
 from sources.upload import extract_archived
 from sti_portal import archive, config, generations, publish as publishing, steps
-from sti_portal.validate import GROUP_FRAMES, run_suite
+from sti_portal.validate import GROUP_FRAMES, validate_all
 from pipelines.targets import TARGET_ASSETS, TARGET_CHECKS
 from sti_portal.targets.tables import PolicyTargets
 from warehouse.store import write_warehouse
@@ -93,7 +93,7 @@ def _gx_check(suite: str) -> dg.AssetChecksDefinition:
                     description=f"Great Expectations suite expectations/{suite}.json")
     def _check(context: dg.AssetCheckExecutionContext, sti_home: StiHome,
                candidate_observations: pd.DataFrame) -> dg.AssetCheckResult:
-        outcome = run_suite(suite, GROUP_FRAMES[suite](candidate_observations))
+        outcome = validate_all(candidate_observations, [suite])[0]
         report_dir = sti_home.paths().reports / "runs" / context.run.run_id
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / f"{suite}.json").write_text(json.dumps(outcome.table_rows(), ensure_ascii=False, indent=1), encoding="utf-8")

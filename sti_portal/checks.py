@@ -199,10 +199,14 @@ def gx_problems(outcomes: list[SuiteOutcome], reads_by_release: dict[str, Upload
                     foreign.append(f"{outcome.suite}: {failure.describe()}")
                 continue
             mine = rows[rows["release"].isin(list(reads_by_release))]
-            if len(mine) < len(rows) and severity == "error":
+            # failure.rows holds at most validate.MAX_FAILING_ROWS rows (the files' own first, when
+            # validate_all was given first_releases); failure.n_rows counts them all.
+            n_others = max(failure.n_rows, len(rows)) - len(mine)
+            if n_others > 0 and severity == "error":
                 others = rows[~rows["release"].isin(list(reads_by_release))]
-                foreign.append(f"{outcome.suite}: {failure.expectation}: {len(others)} row(s) of published or "
-                               f"bundled data fail, e.g. {others.head(3).to_dict('records')}")
+                example = f", e.g. {others.head(3).to_dict('records')}" if len(others) else ""
+                foreign.append(f"{outcome.suite}: {failure.expectation}: {n_others} row(s) of published or "
+                               f"bundled data fail{example}")
             spec = specs.get(failure.expectation, {"type": failure.expectation, "kwargs": {}})
             for rec in mine.to_dict("records"):
                 read = reads_by_release[rec["release"]]
