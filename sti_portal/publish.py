@@ -2,13 +2,15 @@
 
 The new sti.db is written next to the old one and swapped in with os.replace, so a reader sees the
 old file or the new one, never a half-written one. The pre-built downloads (sti_portal.downloads) are
-written from the new file before the swap, into a new version directory, and the `downloads` symlink
-is swapped right after sti.db: a failure anywhere before the swap publishes nothing.
+written from the same staged tables before the swap, into a new version directory, and the `downloads`
+symlink is swapped right after sti.db: a failure anywhere before the swap publishes nothing.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -44,10 +46,18 @@ PUBLISHED_TABLES = {
 }
 
 INDEXES = {
-    "observations": [("indicator_id", "year"), ("region_code", "indicator_id"), ("year",)],
+    # region_level first: the portal's summary of the province/national/country rows (portal/plugins/
+    # sti_site.py) and Datasette's region_level filters with their counts and indicator_id/year facets,
+    # none a scan of a county-level table (SQLite picks an index that gives the GROUP BY order).
+    "observations": [("indicator_id", "year"), ("region_code", "indicator_id"), ("year",),
+                     ("region_level", "indicator_id", "year"), ("region_level", "year")],
     "observation_history": [("indicator_id", "year"), ("region_code", "indicator_id", "year")],
     "revisions": [("indicator_id", "year")],
 }
+
+
+# Share of the machine's memory DuckDB may use for the staged tables while publishing.
+STAGE_MEMORY_SHARE = 0.4
 
 
 def sqlite_extension_path() -> str:
@@ -61,47 +71,88 @@ def sqlite_extension_path() -> str:
 
 
 def publish(warehouse: Path, portal_db: Path) -> dict[str, int]:
-    """Write sti.db from the warehouse atomically; returns row counts per published table."""
+    """Write sti.db and the downloads from the warehouse atomically; returns row counts per published table.
+
+    Each published table is computed ONCE (the PUBLISHED_TABLES SELECT over the warehouse's views) into
+    an in-memory DuckDB database; from there one thread copies it into the new sti.db (sqlite extension,
+    then indexes, ANALYZE and the full-text index) while this one writes the downloads with DuckDB COPY
+    (sti_portal/downloads.py). Nothing is swapped in before both are complete.
+    """
     tmp = portal_db.with_name(portal_db.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    # A read-only DuckDB connection would attach the SQLite file read-only too, so attach both.
-    con = duckdb.connect()
+    spill = portal_db.with_name(portal_db.name + ".spill")   # where DuckDB moves staged blocks beyond its limit
+    version_dir = None
+    con = duckdb.connect()   # in-memory: the staged tables (catalog "memory")
     try:
+        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute(f"SET memory_limit = '{_memory_limit_mb()}MB'")
         con.execute(f"LOAD '{sqlite_extension_path()}'")
         con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
-        con.execute("USE wh")
-        con.execute(f"ATTACH '{tmp}' AS portal (TYPE sqlite)")
+        con.execute("USE wh")    # the SELECTs name the warehouse's tables and views unqualified
         for table, select in PUBLISHED_TABLES.items():
-            con.execute(f"CREATE TABLE portal.{table} AS {select}")
-        con.execute("DETACH portal")
-    finally:
-        con.close()
-    counts = _finish_sqlite(tmp)
-    try:
-        version_dir = downloads.prepare(tmp, portal_db.parent)
+            con.execute(f"CREATE TABLE memory.main.{table} AS {select}")
+        counts = {table: con.execute(f"SELECT count(*) FROM memory.main.{table}").fetchone()[0]
+                  for table in PUBLISHED_TABLES}
+        con.execute("USE memory")
+        # From here two statements run at a time (sti.db, downloads): one thread each, on 2 cores.
+        con.execute("SET threads = 1")
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sti-publish-sqlite") as pool:
+            written = pool.submit(_write_sqlite, con.cursor(), tmp)
+            try:
+                version_dir = downloads.prepare(tmp, portal_db.parent, con=con.cursor(), tables=list(PUBLISHED_TABLES))
+            finally:
+                written_error = written.exception()   # wait for the SQLite side in any case
+            if written_error is not None:
+                raise written_error
     except BaseException:
+        if version_dir is not None:
+            downloads.discard(version_dir)
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     os.replace(tmp, portal_db)
     downloads.activate(portal_db.parent, version_dir)
     return counts
 
 
-def _finish_sqlite(path: Path) -> dict[str, int]:
+def _memory_limit_mb() -> int:
+    """DuckDB's memory for the staged tables: a share of the machine (the rest spills to disk), not its
+    default 80 %, which a 10 M build would take while other processes need theirs."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 4096
+    return max(1024, int(total * STAGE_MEMORY_SHARE) >> 20)
+
+
+def _write_sqlite(cursor, path: Path) -> None:
+    try:
+        cursor.execute(f"ATTACH '{path}' AS portal (TYPE sqlite)")
+        for table in PUBLISHED_TABLES:
+            # A plain scan keeps the staged (published) order: preserve_insertion_order, DuckDB's default.
+            cursor.execute(f"CREATE TABLE portal.{table} AS SELECT * FROM memory.main.{table}")
+        cursor.execute("DETACH portal")
+    finally:
+        cursor.close()
+    _finish_sqlite(path)
+
+
+def _finish_sqlite(path: Path) -> None:
+    """Indexes, statistics and the full-text index. No VACUUM: the file was just written table by table
+    (no free pages to reclaim), and the full-text index maps to rowids that therefore stay as they are."""
     db = sqlite3.connect(path)
     try:
         for table, indexes in INDEXES.items():
             for columns in indexes:
                 db.execute(f"CREATE INDEX idx_{table}_{'_'.join(columns)} ON {table} ({', '.join(columns)})")
-        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in PUBLISHED_TABLES}
         db.execute("ANALYZE")
         db.commit()
-        db.execute("VACUUM")
         from sti_portal.targets.tables import add_fulltext
 
-        add_fulltext(db)  # after the VACUUM: an external-content FTS index maps to rowids
+        add_fulltext(db)
     finally:
         db.close()
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-    return counts

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,9 +56,11 @@ def serving(home: Path):
     import httpx
 
     port = free_port()
+    # The server's output goes to a file, not a pipe: nobody reads a pipe while tests run, and a full
+    # pipe would stall the server after a few hundred log lines.
+    log = tempfile.NamedTemporaryFile(prefix="sti-serve-", suffix=".log", delete=False)
     process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
-                               env={**os.environ, "STI_HOME": str(home)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+                               env={**os.environ, "STI_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -69,11 +72,14 @@ def serving(home: Path):
                 time.sleep(0.3)
         else:
             process.kill()
-            raise RuntimeError(f"datasette did not start: {process.stdout.read().decode(errors='replace')}")
+            process.wait(timeout=10)
+            raise RuntimeError(f"datasette did not start: {Path(log.name).read_text(errors='replace')[-3000:]}")
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
+        os.unlink(log.name)
 
 
 @pytest.fixture(scope="session")

@@ -53,3 +53,94 @@ def test_sql_time_limit_and_row_limit_are_set(portal_url):
     settings = get(f"{portal_url}/-/settings.json").json()
     assert settings["sql_time_limit_ms"] <= 1000
     assert settings["max_returned_rows"] <= 1000
+
+
+# --------------------------------------------------------------------------- the response cache (sti_site.py)
+
+def test_pages_and_json_are_served_again_from_the_response_cache(portal_url):
+    for path in ["/indicator/patent_grants?year=2019", "/sti/observations.json?indicator_id=patent_grants&year=2019",
+                 "/sti/ranking.csv?indicator=patent_grants&year=2019"]:
+        first = httpx.get(f"{portal_url}{path}", timeout=30)
+        again = httpx.get(f"{portal_url}{path}", timeout=30)
+        assert first.status_code == again.status_code == 200, path
+        assert first.headers["x-sti-cache"] in ("miss", "hit") and again.headers["x-sti-cache"] == "hit", path
+        assert again.content == first.content and again.headers["content-type"] == first.headers["content-type"]
+        assert "default-src 'self'" in again.headers["content-security-policy"]  # security headers on hits too
+
+
+def test_errors_downloads_introspection_and_sql_are_never_cached(portal_url):
+    for _ in range(2):
+        missing = httpx.get(f"{portal_url}/indicator/no_such_indicator", timeout=30)
+        assert missing.status_code == 404 and missing.headers.get("x-sti-cache") != "hit"
+        sql = httpx.get(f"{portal_url}/sti.json", params={"sql": "select random() as r"}, timeout=30)
+        assert sql.status_code == 200 and "x-sti-cache" not in sql.headers
+        assert "x-sti-cache" not in httpx.get(f"{portal_url}/-/versions.json", timeout=30).headers
+        download = httpx.get(f"{portal_url}/downloads/indicators/rd_intensity.csv", timeout=30)
+        assert download.status_code == 200 and "x-sti-cache" not in download.headers
+    posted = httpx.post(f"{portal_url}/indicator/rd_intensity", timeout=30)
+    assert posted.status_code == 405 and "x-sti-cache" not in posted.headers
+
+
+def _plugin_module():
+    import importlib.util
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("sti_site_for_tests", REPO_ROOT / "portal" / "plugins" / "sti_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_response_cache_is_bounded_in_bytes_and_entries_and_expires_partial_pages():
+    site = _plugin_module()
+    cache = site.ResponseCache(max_bytes=10_000, max_entries=3, max_entry_bytes=4_000)
+    cache.use_generation(("publication-a", "2026-01-01"))
+
+    def entry(n, expires=None):
+        return site.CachedResponse(200, [(b"content-type", b"text/html")], b"x" * n, expires)
+
+    cache.put("too-big", entry(5_000))
+    assert cache.get("too-big") is None and cache.bytes == 0
+    for key in "abcd":
+        cache.put(key, entry(1_000))
+    assert list(cache.entries) == ["b", "c", "d"] and cache.get("a") is None  # at most 3 entries, LRU
+    cache.get("b")  # b is now the most recently used
+    cache.put("e", entry(3_500))
+    cache.put("f", entry(3_500))
+    assert list(cache.entries) == ["b", "e", "f"] and cache.bytes <= 10_000
+    cache.put("partial", entry(10, expires=0.0))  # a page whose facets timed out, already expired
+    assert cache.get("partial") is None
+    cache.use_generation(("publication-b", "2026-01-01"))  # a new publication empties it
+    assert not cache.entries and cache.bytes == 0
+
+
+def test_row_counts_and_cached_pages_follow_a_switch_to_a_new_publication(built_home, tmp_path):
+    """Table row counts are counted per publication (Datasette's inspect data) and the response cache is
+    emptied: after a switch to a sti.db with fewer rows, the count and the pages are the new file's."""
+    import os
+    import sqlite3
+
+    from conftest import serving
+    from test_portal_switch import make_generation, switch
+
+    home = tmp_path / "home"
+    first = make_generation(home, "gen-a", built_home)
+    switch(home, first)
+    os.symlink("current/sti.db", home / "sti.db")
+    os.symlink("current/downloads", home / "downloads")
+    with serving(home) as url:
+        def count():
+            response = get(f"{url}/sti/observations.json", _size="0")
+            return response.json()["filtered_table_rows_count"], response.headers.get("x-sti-cache")
+
+        before, _ = count()
+        assert count() == (before, "hit")
+        second = make_generation(home, "gen-b", built_home)
+        with sqlite3.connect(second / "sti.db") as db:
+            removed = db.execute("DELETE FROM observations WHERE indicator_id = 'population'").rowcount
+        assert removed > 0
+        switch(home, second)
+        after, _ = count()
+        assert after == before - removed
+        assert "population" not in get(f"{url}/sti/observations.json", _facet="indicator_id", _size="0").text

@@ -132,9 +132,9 @@ def test_public_safety_settings(portal_url):
     assert settings["allow_download"] is False and settings["allow_csv_stream"] is False
     databases = get(f"{portal_url}/-/databases.json").json()
     assert [d["is_mutable"] for d in databases if d["name"] == "sti"] == [False]
-    plugins = get(f"{portal_url}/-/plugins.json").json()
-    assert [p["name"] for p in plugins] == ["sti_site.py"]
-    hooks = set(plugins[0]["hooks"])
+    plugins = {p["name"]: p for p in get(f"{portal_url}/-/plugins.json").json()}
+    assert "sti_site.py" in plugins and set(plugins) <= {"sti_site.py", "sti_downloads.py"}  # only the portal's own
+    hooks = set(plugins["sti_site.py"]["hooks"])
     assert hooks == {"register_routes", "extra_template_vars", "extra_css_urls", "menu_links", "render_cell",
                      "register_output_renderer", "asgi_wrapper", "startup"}
     # Nothing writes: no .db download, no write SQL, no POST to a stored query.
@@ -157,3 +157,29 @@ def test_datasette_tables_show_values_rounded_with_full_value_on_hover(portal_ur
     json_rows = get(f"{portal_url}/sti/observations.json", indicator_id="invention_patents_per_10k", year="2023",
                     region_code="110000", _shape="array").json()
     assert json_rows[0]["value"] == pytest.approx(262.727813357731)  # JSON keeps full precision
+
+
+def test_county_level_rows_stay_in_sqlite_and_have_region_pages(built_home, tmp_path):
+    """Observations of levels the site does not rank (counties, in a county-level data set) are not read
+    into the portal's memory: the indicator page ranks the provinces as before, and a county's region
+    page is read from SQLite by its code."""
+    import shutil
+    import sqlite3
+
+    from conftest import serving
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy2((built_home / "sti.db").resolve(), home / "sti.db")
+    with sqlite3.connect(home / "sti.db") as db:
+        db.execute("INSERT INTO regions (region_code, name_zh, name_zh_full, name_en, level, macro_region) "
+                   "VALUES ('110108', '海淀', '北京市海淀区', 'Haidian District', 'county', 'east')")
+        db.execute("INSERT INTO observations SELECT '110108', '海淀', 'Haidian District', 'county', indicator_id, "
+                   "indicator_zh, indicator_en, year, value * 2, unit, obs_status, source_id, release, release_kind, "
+                   "vintage, source_ref, note, n_releases FROM observations WHERE region_code = '110000'")
+    with serving(home) as url:
+        ranking = get(f"{url}/indicator/rd_intensity", year="2023").text
+        assert "Beijing" in ranking and "Haidian" not in ranking
+        county = get(f"{url}/region/110108").text
+        assert "Haidian District" in county and "13.46" in county  # Beijing's 6.73 % doubled
+        assert httpx.get(f"{url}/region/110109", timeout=30).status_code == 404

@@ -4,16 +4,25 @@ Loaded by `sti serve` with ``--plugins-dir portal/plugins``. Hooks used (all Dat
 
 - ``register_routes``: ``/`` (home), ``/indicator/<id>``, ``/region/<code>``, ``/map/<id>``,
   ``/targets`` (policy targets against the statistics, with the policy-document search),
-  ``/downloads`` and ``/downloads/<file>`` (the files pre-built at publish time, see
-  ``sti_portal/downloads.py``);
+  ``/downloads`` (the list of the files pre-built at publish time; the files themselves,
+  ``/downloads/<file>``, are streamed by ``sti_downloads.py``, see ``sti_portal/downloads.py``);
 - ``register_output_renderer``: ``.csvcite`` (CSV with ``source`` and ``retrieved`` columns),
   ``.csvbom`` (the same, UTF-8 with a byte-order mark for Excel) and ``.jsoncite`` (JSON with source,
   licence, retrieval date and citation) for every table and stored query;
 - ``render_cell``: values rounded to the indicator's ``display_decimals`` in HTML tables;
 - ``extra_template_vars`` / ``extra_css_urls`` / ``menu_links``: the citation line and navigation;
 - ``asgi_wrapper``: a Content-Security-Policy that lets pages load nothing from outside the portal,
-  405 for any method but GET/HEAD/OPTIONS (the public portal only reads), and the switch to a newly
-  published sti.db (``follow_publication``) so a running portal serves the new data, all of it.
+  405 for any method but GET/HEAD/OPTIONS (the public portal only reads), the switch to a newly
+  published sti.db (``follow_publication``) so a running portal serves the new data, all of it, with
+  that file's table row counts (``_install_counts``: Datasette's inspect data, per publication), and a
+  response cache (``response_cache``): complete GET responses of the immutable publication, bounded,
+  emptied by a switch;
+- ``startup``: the first publication's row counts and the portal's data before the first request.
+
+Scale (a county-level data set: millions of rows): the plugin never reads a whole table. It keeps the
+small tables and the observations of the levels its pages rank (SITE_LEVELS: national, provinces,
+HK/Macao/Taiwan, countries, world; a few thousand rows, read through the region_level index) and
+reads any other region's rows by its code when its page is asked for.
 
 Nothing here writes: the database is served immutable (``-i``) and no plugin offers a write path.
 Values reach HTML only through Jinja's autoescaping; chart data is embedded as JSON with ``<``, ``>``
@@ -28,6 +37,8 @@ import io
 import json
 import os
 import re
+import sqlite3
+import time
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -58,6 +69,10 @@ CATEGORY_ZH = {"R&D input": "研发投入", "Patents": "专利", "Technology mar
                "International": "国际比较"}
 LEVEL_LABEL = {"national": "全国 National", "province": "省级 Province", "sar_or_taiwan": "港澳台 HK, Macao, Taiwan",
                "country": "国家 Country", "world": "世界 World"}
+# The levels the site's own pages rank, map and chart. Bounded by geography (national, 31 provinces, 3
+# SAR/Taiwan, ~220 countries), so their rows are held in memory per publication; rows of any other level
+# (counties: millions in a county-level data set) stay in SQLite and are read one region at a time.
+SITE_LEVELS = tuple(LEVEL_LABEL)
 VALUE_COLUMNS = {"value", "old_value", "new_value", "difference", "first_release_value", "yearbook_value",
                  "from_value", "to_value", "change", "first_value", "latest_value", "revision",
                  "national_value", "national_average", "above_by", "difference_from_national"}
@@ -157,6 +172,7 @@ class PortalData:
     sources: dict
     regions: dict
     build: dict
+    # Observations of the SITE_LEVELS only (see _load); other levels through region_rows().
     by_indicator: dict = field(default_factory=dict)   # indicator_id -> list of observation dicts
     by_region: dict = field(default_factory=dict)      # region_code -> list of observation dicts
     cell: dict = field(default_factory=dict)           # (indicator_id, region_code, year) -> observation
@@ -237,6 +253,7 @@ class PublishedDatabase(Database):
         super().__init__(ds, path=identity[0], is_mutable=False)
         self.link_path = link_path
         self.identity = identity
+        self.counted: asyncio.Future | None = None  # _install_counts for this publication
         self._connection_key = f"sti_published_{abs(hash(identity))}"
 
     async def execute_fn(self, fn):
@@ -267,14 +284,61 @@ def follow_publication(datasette) -> None:
     if getattr(db, "identity", None) == identity:
         return
     replacement = PublishedDatabase(datasette, link, identity)
-    # No await between the two calls: no request sees the portal without its database.
+    # No await between these calls: no request sees the portal without its database, or the new
+    # database with the old one's row counts.
     datasette.remove_database(DATABASE)
     datasette.add_database(replacement, name=DATABASE)
+    if datasette.inspect_data:
+        datasette.inspect_data = {k: v for k, v in datasette.inspect_data.items() if k != DATABASE}
+    try:
+        replacement.counted = asyncio.ensure_future(_install_counts(datasette, replacement))
+    except RuntimeError:  # no event loop running (called outside the server): Datasette counts per request
+        pass
     if isinstance(db, PublishedDatabase):
         try:
             asyncio.get_running_loop().call_later(60, db.close)
         except RuntimeError:
             pass
+
+
+def _count_tables(path: str) -> tuple[dict, str | None]:
+    """Exact row counts of every table of one published file, and its build's content hash."""
+    conn = sqlite3.connect(f"file:{urllib.parse.quote(path)}?immutable=1", uri=True)
+    try:
+        counts = {}
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            try:
+                counts[name] = conn.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
+            except sqlite3.Error:
+                pass
+        try:
+            row = conn.execute("SELECT value FROM build_info WHERE key = 'content_sha256'").fetchone()
+        except sqlite3.Error:
+            row = None
+        return counts, (row[0] if row else None)
+    finally:
+        conn.close()
+
+
+async def _install_counts(datasette, db: "PublishedDatabase") -> None:
+    """Datasette's "inspect" data for this publication, so table pages do not count millions of rows per request.
+
+    What `datasette inspect` + `--inspect-file` give, but per publication: a switch to a new sti.db
+    (follow_publication) drops the old counts at once and installs the new ones when counted (about a
+    second for 11 M rows), in a thread outside Datasette's SQL threads. The hash is the build's
+    content_sha256 (build_info), not a SHA-256 of a multi-GB file, which Datasette would otherwise compute
+    on the event loop the first time /-/databases.json is asked for.
+    """
+    try:
+        counts, content_hash = await asyncio.to_thread(_count_tables, db.path)
+    except Exception:  # unreadable: Datasette counts per request, as it would without this
+        return
+    if datasette.databases.get(DATABASE) is not db:
+        return  # a newer publication replaced this one meanwhile
+    info = {"hash": content_hash or f"{db.identity[2]:x}-{db.identity[3]:x}", "size": db.identity[3], "file": db.path,
+            "tables": {name: {"count": n} for name, n in counts.items()}}
+    datasette.inspect_data = {**(datasette.inspect_data or {}), DATABASE: info}
+    db.cached_hash, db.cached_size, db._cached_table_counts = info["hash"], info["size"], counts
 
 
 async def portal_data(datasette) -> PortalData:
@@ -299,20 +363,43 @@ async def _rows(db, sql: str, params=None) -> list[dict]:
     return [dict(zip(columns, row)) for row in result.rows]
 
 
+OBSERVATION_COLUMNS = ("region_code, region_zh, region_en, region_level, indicator_id, year, value, unit, obs_status, "
+                       "source_id, release, source_ref, note, n_releases")
+
+
 async def _load(db, identity) -> PortalData:
+    """The small tables, and the observations of the site's levels (SITE_LEVELS) through the region_level index.
+
+    Never the whole observations table: a county-level data set puts millions of rows in it, which the
+    site's pages only reach one region at a time (`region_rows`)."""
     indicators = {row["indicator_id"]: row for row in await _rows(db, "SELECT * FROM indicators")}
     sources = {row["source_id"]: row for row in await _rows(db, "SELECT * FROM sources")}
     regions = {row["region_code"]: row for row in await _rows(db, "SELECT * FROM regions")}
     build = {row["key"]: row["value"] for row in await _rows(db, "SELECT key, value FROM build_info")}
     data = PortalData(identity, indicators, sources, regions, build)
-    observations = await _rows(db, "SELECT region_code, region_zh, region_en, region_level, indicator_id, year, value, "
-                                   "unit, obs_status, source_id, release, source_ref, note, n_releases "
-                                   "FROM observations ORDER BY indicator_id, year, region_code")
+    # likelihood(): ANALYZE (without STAT4) sees 5-6 levels and guesses a sixth of the table per level, so
+    # it would scan; in fact the site's levels are a few thousand rows among millions of counties.
+    levels = ", ".join("?" for _ in SITE_LEVELS)
+    observations = await _rows(db, f"SELECT {OBSERVATION_COLUMNS} FROM observations "
+                                    f"WHERE likelihood(region_level IN ({levels}), 0.001) "
+                                    "ORDER BY indicator_id, year, region_code", list(SITE_LEVELS))
     for row in observations:
         data.by_indicator.setdefault(row["indicator_id"], []).append(row)
         data.by_region.setdefault(row["region_code"], []).append(row)
         data.cell[(row["indicator_id"], row["region_code"], row["year"])] = row
     return data
+
+
+async def region_rows(datasette, data: PortalData, code: str) -> list[dict]:
+    """A region's observations: from memory for the site's levels, else one indexed query (region_code)."""
+    if code in data.by_region:
+        return data.by_region[code]
+    region = data.regions.get(code)
+    if region is None or region["level"] in SITE_LEVELS:
+        return []
+    return await _rows(datasette.get_database(DATABASE),
+                       f"SELECT {OBSERVATION_COLUMNS} FROM observations WHERE region_code = ? ORDER BY indicator_id, year",
+                       [code])
 
 
 def downloads_dir(datasette) -> Path | None:
@@ -325,10 +412,10 @@ def downloads_dir(datasette) -> Path | None:
 
 
 def downloads_manifest(datasette) -> dict | None:
-    folder = downloads_dir(datasette)
-    if folder is None or not (folder / "manifest.json").exists():
-        return None
-    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    """The manifest of the served downloads (read once per version: sti_portal.downloads caches it)."""
+    from sti_portal.downloads import read_manifest
+
+    return read_manifest(downloads_dir(datasette))
 
 
 def download_links(base: str) -> list[dict]:
@@ -383,31 +470,6 @@ def safe_href(url) -> str | None:
     """Only http(s) links are rendered as links (a `javascript:` URL in a source row stays text)."""
     url = (url or "").strip()
     return url if re.match(r"https?://", url, flags=re.IGNORECASE) else None
-
-
-# Rendered pages, kept while the published sti.db is the same file (it is immutable): a page is
-# rendered once per URL, host and day (the citation line names both), then served from memory.
-PAGE_CACHE_SIZE = 256
-_page_cache: "OrderedDict[tuple, str]" = OrderedDict()
-
-
-def cached_page(view):
-    async def cached(datasette, request):
-        data = await portal_data(datasette)
-        key = (data.identity, request.path, request.query_string, request.headers.get("host", ""), today())
-        body = _page_cache.get(key)
-        if body is not None:
-            _page_cache.move_to_end(key)
-            return Response.html(body)
-        response = await view(datasette, request)
-        if response.status == 200 and isinstance(response.body, str):
-            _page_cache[key] = response.body
-            while len(_page_cache) > PAGE_CACHE_SIZE:
-                _page_cache.popitem(last=False)
-        return response
-
-    cached.__name__ = view.__name__
-    return cached
 
 
 async def _render(datasette, request, template: str, context: dict) -> Response:
@@ -496,14 +558,14 @@ async def indicator_page(datasette, request):
     chooser_levels = ["national", "province", "sar_or_taiwan"] if level == "province" else ["country", "world"]
     chooser = []
     for lvl in chooser_levels:
-        regions = sorted({(r["region_code"], r["region_zh"], r["region_en"]) for r in data.by_indicator[indicator_id]
+        regions = sorted({(r["region_code"], r["region_zh"], r["region_en"]) for r in data.by_indicator.get(indicator_id, [])
                           if r["region_level"] == lvl}, key=lambda t: (t[2] if lvl == "country" else t[0]))
         if regions:
             chooser.append({"level": LEVEL_LABEL.get(lvl, lvl),
                             "regions": [{"code": c, "zh": zh, "en": en, "checked": c in chosen} for c, zh, en in regions]})
     series = [{"code": r["region_code"], "label": f"{r['region_zh']} {r['region_en']}", "year": r["year"],
                "value": r["value"], "display": fmt(r["value"], decimals)}
-              for r in data.by_indicator[indicator_id] if r["value"] is not None
+              for r in data.by_indicator.get(indicator_id, []) if r["value"] is not None
               and r["region_level"] in chooser_levels]
     # The bar chart's reference line: the national figure for a ratio (R&D intensity, per 10 000
     # people); for totals and counts the national total dwarfs every province, so the provinces' mean.
@@ -568,9 +630,9 @@ async def region_page(datasette, request):
     data = await portal_data(datasette)
     code = request.url_vars["region_code"]
     region = data.regions.get(code)
-    if region is None or code not in data.by_region:
+    rows = await region_rows(datasette, data, code) if region is not None else []
+    if not rows:
         raise NotFound(f"No region {code!r}")
-    rows = data.by_region[code]
     by_indicator: dict[str, list] = {}
     for row in rows:
         by_indicator.setdefault(row["indicator_id"], []).append(row)
@@ -833,8 +895,10 @@ async def downloads_page(datasette, request):
     if manifest:
         by_base: dict[str, dict] = {}
         for item in manifest["files"]:
-            if item["kind"] == "zip":
-                zip_file = {**item, "size": _human_bytes(item["bytes"])}
+            if item["kind"] == "zip":   # deflated while sent: only the size of what it holds is known
+                size = (_human_bytes(item["bytes"]) if item.get("bytes") is not None
+                        else _human_bytes(item.get("content_bytes") or 0) + " before compression")
+                zip_file = {**item, "size": size}
                 continue
             folder, name = item["path"].split("/", 1)
             base = name.removesuffix(".json").removesuffix("-excel.csv").removesuffix(".csv")
@@ -851,71 +915,16 @@ async def downloads_page(datasette, request):
     return await _render(datasette, request, "sti_downloads.html", context)
 
 
-CONTENT_TYPES = {".csv": "text/csv; charset=utf-8", ".json": "application/json; charset=utf-8",
-                 ".zip": "application/zip"}
-FILE_CHUNK = 256 * 1024
-
-
-class FileDownload:
-    """A pre-built file sent as it is on disk, in 256 kB chunks (Datasette's own helper reads 4 kB at a time)."""
-
-    def __init__(self, path: Path, filename: str, content_type: str, headers: dict):
-        self.path, self.filename, self.content_type, self.headers = path, filename, content_type, headers
-
-    async def asgi_send(self, send):
-        import aiofiles
-
-        size = os.stat(self.path).st_size
-        headers = {"content-type": self.content_type, "content-length": str(size),
-                   "content-disposition": f'attachment; filename="{self.filename}"', **self.headers}
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
-        async with aiofiles.open(self.path, mode="rb") as handle:
-            sent = 0
-            while True:
-                chunk = await handle.read(FILE_CHUNK)
-                sent += len(chunk)
-                more = bool(chunk) and sent < size
-                await send({"type": "http.response.body", "body": chunk, "more_body": more})
-                if not more:
-                    break
-
-
-async def download_file(datasette, request):
-    folder = downloads_dir(datasette)
-    relative = request.url_vars["path"]
-    if folder is None or not re.fullmatch(r"(?:(?:tables|indicators|regions)/)?[A-Za-z0-9_.-]+", relative) \
-            or ".." in relative:
-        raise NotFound("No such download")
-    path = (folder / relative).resolve()
-    if not path.is_file() or folder.resolve() not in path.parents:
-        raise NotFound("No such download")
-    manifest = downloads_manifest(datasette) or {}
-    stamp = manifest.get("retrieved", "")
-    stem, suffix = path.name, path.suffix
-    stem = stem[: -len(suffix)] if suffix else stem
-    prefix = "" if relative.startswith("sti-portal") else "sti-portal_"
-    filename = f"{prefix}{relative.rsplit('/', 1)[0] + '_' if '/' in relative else ''}{stem}_{stamp}{suffix}"
-    return FileDownload(path, filename, CONTENT_TYPES.get(suffix, "application/octet-stream"),
-                        {"cache-control": "max-age=300", "x-sti-retrieved": stamp})
-
-
-async def downloads_redirect(datasette, request):
-    return Response.redirect("/downloads")
-
-
 @hookimpl
 def register_routes(datasette):
     return [
-        (r"^/$", cached_page(home_page)),
-        (r"^/indicator/(?P<indicator_id>[a-z0-9_]+)$", cached_page(indicator_page)),
-        (r"^/region/(?P<region_code>[A-Z0-9]{3,6})$", cached_page(region_page)),
-        (r"^/map$", cached_page(map_page)),
-        (r"^/map/(?P<indicator_id>[a-z0-9_]+)$", cached_page(map_page)),
-        (r"^/targets$", cached_page(targets_page)),
-        (r"^/downloads$", cached_page(downloads_page)),
-        (r"^/downloads/$", downloads_redirect),
-        (r"^/downloads/(?P<path>.+)$", download_file),
+        (r"^/$", home_page),
+        (r"^/indicator/(?P<indicator_id>[a-z0-9_]+)$", indicator_page),
+        (r"^/region/(?P<region_code>[A-Z0-9]{3,6})$", region_page),
+        (r"^/map$", map_page),
+        (r"^/map/(?P<indicator_id>[a-z0-9_]+)$", map_page),
+        (r"^/targets$", targets_page),
+        (r"^/downloads$", downloads_page),   # /downloads/ and /downloads/<file>: sti_downloads.py
     ]
 
 
@@ -940,6 +949,9 @@ def extra_template_vars(request, datasette):
 def startup(datasette):
     async def load():
         follow_publication(datasette)
+        db = datasette.databases.get(DATABASE)
+        if getattr(db, "counted", None) is not None:
+            await db.counted  # row counts before the first request (Datasette would count on it, slower)
         try:
             await portal_data(datasette)  # so the first table page already rounds values (render_cell)
         except Exception:  # a missing or unreadable table must not stop the server: pages will say so
@@ -1065,14 +1077,227 @@ def register_output_renderer(datasette):
     ]
 
 
-# --------------------------------------------------------------------------- headers
+# --------------------------------------------------------------------------- response cache
+
+# The published sti.db is immutable, so a GET answers the same until the next publication: complete
+# responses are kept in memory, keyed by publication, scheme, host, path, query string and day (the
+# citation line names the page's URL and the retrieval date), and sent again without Datasette or the
+# plugin rendering anything. Never kept: errors and anything but 200, responses that set a cookie or
+# forbid storing, bodies over RESPONSE_CACHE_ENTRY_BYTES, the files under /downloads/, /-/ (Datasette's
+# introspection, static files), /assets/, arbitrary SQL (?sql=, it may call random() or date('now')),
+# requests with a login cookie or credentials. A page whose facets timed out is kept PARTIAL_TTL_S only.
+# A new publication (or a new day) empties the cache; concurrent requests for the same uncached URL
+# wait for the first one instead of rendering it again each.
+def _cache_megabytes() -> int:
+    """STI_RESPONSE_CACHE_MB: the cache's size in MB (default 128; 0 turns it off, e.g. to measure rendering)."""
+    try:
+        return max(0, int(os.environ.get("STI_RESPONSE_CACHE_MB", "128")))
+    except ValueError:
+        return 128
+
+
+RESPONSE_CACHE_BYTES = _cache_megabytes() * 1024 * 1024
+RESPONSE_CACHE_ENTRIES = 5000
+RESPONSE_CACHE_ENTRY_BYTES = 2 * 1024 * 1024
+RESPONSE_CACHE_WAIT_S = 30.0
+COUNTS_WAIT_S = 10.0
+PARTIAL_TTL_S = 60.0
+UNCACHED_PREFIXES = (b"/downloads/", b"/-/", b"/assets/")
+PARTIAL_MARKERS = (b"These facets timed out", b'"facets_timed_out": ["')
+
+
+@dataclass
+class CachedResponse:
+    status: int
+    headers: list
+    body: bytes
+    expires: float | None  # time.monotonic() deadline, None = until the publication changes
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(n) + len(v) for n, v in self.headers) + 200
+
+
+class ResponseCache:
+    """A bounded LRU of CachedResponse for one publication (and day) at a time."""
+
+    def __init__(self, max_bytes: int = RESPONSE_CACHE_BYTES, max_entries: int = RESPONSE_CACHE_ENTRIES,
+                 max_entry_bytes: int = RESPONSE_CACHE_ENTRY_BYTES):
+        self.max_bytes, self.max_entries, self.max_entry_bytes = max_bytes, max_entries, max_entry_bytes
+        self.entries: "OrderedDict[tuple, CachedResponse]" = OrderedDict()
+        self.bytes = 0
+        self.generation = None
+        self.in_flight: dict[tuple, asyncio.Future] = {}
+
+    def use_generation(self, generation) -> None:
+        if generation != self.generation:
+            self.entries.clear()
+            self.bytes = 0
+            self.generation = generation
+
+    def get(self, key) -> CachedResponse | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires is not None and entry.expires < time.monotonic():
+            self._drop(key)
+            return None
+        self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key, entry: CachedResponse) -> None:
+        if entry.size > self.max_entry_bytes:
+            return
+        if key in self.entries:
+            self._drop(key)
+        self.entries[key] = entry
+        self.bytes += entry.size
+        while self.entries and (self.bytes > self.max_bytes or len(self.entries) > self.max_entries):
+            self._drop(next(iter(self.entries)))
+
+    def _drop(self, key) -> None:
+        self.bytes -= self.entries.pop(key).size
+
+
+_responses = ResponseCache()
+
+
+def _response_key(datasette, scope) -> tuple | None:
+    """The cache key of a request, or None when its response must not be cached."""
+    if scope["method"] != "GET" or not _responses.max_bytes:
+        return None
+    path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    if path.startswith(UNCACHED_PREFIXES):
+        return None
+    host = b""
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            host = value
+        elif name == b"authorization" or (name == b"cookie" and (b"ds_actor" in value or b"ds_messages" in value)):
+            return None  # pages for a signed-in actor, or with a message for this visitor
+    query = scope.get("query_string", b"")
+    if query and any(name in ("sql", "_trace", "_context") for name, _ in
+                     urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True)):
+        return None
+    identity = getattr(datasette.databases.get(DATABASE), "identity", None)
+    if identity is None:
+        return None
+    _responses.use_generation((identity, today()))
+    return (scope.get("scheme", "http"), host, path, query)
+
+
+def _storable_headers(headers: list) -> bool:
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"set-cookie":
+            return False
+        if lower == b"cache-control" and (b"no-store" in value or b"private" in value):
+            return False
+    return True
+
+
+async def _send_cached(entry: CachedResponse, send) -> None:
+    headers = list(entry.headers)
+    if not any(name.lower() == b"content-length" for name, _ in headers):
+        headers.append((b"content-length", str(len(entry.body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": entry.status, "headers": [*headers, (b"x-sti-cache", b"hit")]})
+    await send({"type": "http.response.body", "body": entry.body})
+
+
+def response_cache(app, datasette):
+    """ASGI middleware: serve and keep complete responses (see RESPONSE_CACHE_BYTES above)."""
+
+    async def cached(scope, receive, send):
+        key = _response_key(datasette, scope) if scope["type"] == "http" else None
+        if key is None:
+            return await app(scope, receive, send)
+        counted = getattr(datasette.databases.get(DATABASE), "counted", None)
+        if counted is not None and not counted.done():
+            # Just switched to a new publication: its row counts come within a second or two (11 M rows).
+            # Wait for them rather than render (and keep) table pages without, or count per request.
+            try:
+                await asyncio.wait_for(asyncio.shield(counted), COUNTS_WAIT_S)
+            except Exception:
+                return await app(scope, receive, send)
+            key = _response_key(datasette, scope)
+            if key is None:
+                return await app(scope, receive, send)
+        generation = _responses.generation
+        flight = (generation, key)
+        entry = _responses.get(key)
+        if entry is None and flight in _responses.in_flight:
+            try:  # the same URL is being rendered: wait for it rather than render it again
+                entry = await asyncio.wait_for(asyncio.shield(_responses.in_flight[flight]), RESPONSE_CACHE_WAIT_S)
+            except Exception:
+                entry = None
+        if entry is not None:
+            return await _send_cached(entry, send)
+        leader = flight not in _responses.in_flight
+        if leader:
+            _responses.in_flight[flight] = asyncio.get_running_loop().create_future()
+        state = {"status": None, "headers": None, "chunks": [], "size": 0, "keep": True, "complete": False}
+
+        async def recording_send(event):
+            if event["type"] == "http.response.start":
+                state["status"], state["headers"] = event["status"], list(event.get("headers", []))
+                state["keep"] = event["status"] == 200 and _storable_headers(state["headers"])
+                event = {**event, "headers": [*event.get("headers", []), (b"x-sti-cache", b"miss")]}
+            elif event["type"] == "http.response.body" and state["keep"]:
+                body = event.get("body", b"")
+                state["size"] += len(body)
+                if state["size"] > _responses.max_entry_bytes:
+                    state["keep"], state["chunks"] = False, []
+                else:
+                    state["chunks"].append(body)
+                    state["complete"] = not event.get("more_body", False)
+            await send(event)
+
+        stored = None
+        try:
+            await app(scope, receive, recording_send)
+            if state["keep"] and state["complete"] and _responses.generation == generation:
+                body = b"".join(state["chunks"])
+                partial = any(marker in body for marker in PARTIAL_MARKERS)
+                stored = CachedResponse(state["status"], state["headers"], body,
+                                        time.monotonic() + PARTIAL_TTL_S if partial else None)
+                _responses.put(key, stored)
+        finally:
+            if leader:
+                future = _responses.in_flight.pop(flight, None)
+                if future is not None and not future.done():
+                    future.set_result(stored)
+
+    return cached
+
+
+# --------------------------------------------------------------------------- headers, access log
+
+# uvicorn's access log writes one line per request to stdout, synchronously on the event loop: it costs
+# about a third of the throughput of cached pages, and a stdout pipe nobody reads (a supervisor, a test
+# harness) fills after a few hundred requests and then stalls the whole server. So it is off unless
+# STI_ACCESS_LOG=1. Errors are still logged (uvicorn.error, on stderr). Set on the first request, after
+# uvicorn has configured its loggers (which `datasette serve` gives no option for).
+_access_log = {"set": False}
+
+
+def _set_access_log() -> None:
+    import logging
+
+    if os.environ.get("STI_ACCESS_LOG", "") != "1":
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    _access_log["set"] = True
+
 
 @hookimpl
 def asgi_wrapper(datasette):
     def wrap(app):
+        app = response_cache(app, datasette)
+
         async def with_headers(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            if not _access_log["set"]:
+                _set_access_log()
             follow_publication(datasette)
             if scope["method"] not in READ_METHODS:
                 # The public portal only reads: no POST to a stored query, no login, no write API.
