@@ -41,16 +41,20 @@ STANDING_NOTES = [
     "codes under the 31 provinces, the catalogue's 22 non-derived indicators, 0.5 % gaps (m), 1 % p and 0.5 % e "
     "flags, one upload-format CSV per edition; the counties enter through STI_EXTRA_REGIONS (an extra region catalogue).",
     "ours = benchmarks/scale.py `ours`: pandas read of the CSVs into the tidy frame, then the functions `sti build` "
-    "runs: harmonise, derive, the six GX suites, write_warehouse, publish (sti.db with observations, "
-    "observation_history, revisions, indexes, ANALYZE, VACUUM, full-text index, and every pre-built download).",
+    "runs: harmonise, derive, the six GX suites (compact batches computed in DuckDB, sti_portal/validate.py), "
+    "write_warehouse, publish (sti.db with observations, observation_history, revisions, every index, ANALYZE, "
+    "full-text index; and every pre-built download part, written by DuckDB COPY) and the generation switch.",
     "raw = DuckDB read_csv joined to the catalogue, the same rules as SQL counts, the derived indicator, the fact "
     "table in a DuckDB file, and observations + observation_history exported to SQLite through sqlite_scanner "
-    "with the same indexes (no revisions table, no downloads, no VACUUM: the least the portal needs).",
-    "incremental = what `sti load` does with one province-year upload file (every county of one province, one new "
-    "year): read and check it (sources/upload.py, sti_portal/checks.py), the GX suites on published + new data, "
-    "then a new warehouse and sti.db; the ratio compares it with `ours` at the same size.",
-    "portal = `sti serve` (Datasette, immutable) on ours' sti.db; the clients run in the same process on the same "
-    "2 cores (loopback), so latencies are an upper bound; the facet page has Datasette's 300 ms facet time limit.",
+    "with the same indexes (no revisions table, no downloads, no ANALYZE: the least the portal needs).",
+    "incremental = `sti load` (sti_portal/load.load_files) of one province-year upload file (every county of one "
+    "province, one new year) into the home `ours` built: read and check it, read the series it touches, the GX "
+    "suites on them, copies of the warehouse and sti.db with the new rows, the touched download parts, the switch "
+    "(GX import included); the ratio compares it with `ours` at the same size.",
+    "portal = `sti serve` (Datasette, immutable, response cache on) on ours' sti.db; the clients (one kept-alive "
+    "connection each, httptools parsing) share the 2 cores with the server on loopback, so latencies are an upper "
+    "bound; each URL is warmed once before the timed round, so the figures are for cached pages (uncached figures: "
+    "docs/benchmarks.md notes).",
 ]
 
 
@@ -167,13 +171,12 @@ def bench_size(work: Path, n_rows: int, runs: int, results: Results, quick: bool
     label = _size_label(made.n_rows)
     ours_out, raw_out = work / f"ours-{label}", work / f"raw-{label}"
     ours, raw, incremental = [], [], []
-    for _ in range(runs):
+    for _ in range(runs):   # each incremental load goes into the home the ours run just built
         shutil.rmtree(ours_out, ignore_errors=True)
         ours.append(run_measured(["-m", "benchmarks.scale", "ours", "--data", str(data), "--out", str(ours_out)], env))
-        raw.append(run_measured(["-m", "benchmarks.scale", "raw", "--data", str(data), "--out", str(raw_out)], env))
-    for _ in range(runs):
         incremental.append(run_measured(["-m", "benchmarks.scale", "incremental", "--data", str(data), "--out",
                                          str(ours_out)], env))
+        raw.append(run_measured(["-m", "benchmarks.scale", "raw", "--data", str(data), "--out", str(raw_out)], env))
     results.raw[label] = {"ours": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in ours],
                           "raw": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in raw],
                           "incremental": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in incremental]}

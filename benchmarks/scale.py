@@ -21,10 +21,8 @@ import shutil
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks.synthetic import SyntheticSet
@@ -76,79 +74,66 @@ def read_bulk(files: list[Path]) -> pd.DataFrame:
 
 
 def run_ours(data: SyntheticSet, out: Path) -> dict:
-    from sti_portal import steps
+    """`out` becomes a portal home (STI_HOME layout: generations/<id>/, current, sti.db, ...), as `sti build` writes."""
+    from sti_portal import generations, steps
+    from sti_portal.config import Paths
     from sti_portal.harmonise import harmonise
     from sti_portal.publish import publish
     from sti_portal.validate import validate_all
     from warehouse.store import write_warehouse
 
     out.mkdir(parents=True, exist_ok=True)
+    paths = Paths(out)
     timer = Timer()
-    with timer.step("ingest"):
-        tidy = read_bulk(data.release_files)
-        batch = harmonise(tidy)
-        del tidy
-        candidate = steps.candidate_observations(batch)
-    with timer.step("validate"):
-        suites = validate_all(candidate)
-    blocking = [f"{s.suite}: {f.expectation}" for s in suites for f in s.blocking_failures]
-    if blocking:
-        raise SystemExit(f"the synthetic data fail validation: {blocking}")
-    with timer.step("warehouse"):
-        dropped = batch.dropped.rename(columns={"drop_reason": "reason"})
-        write_warehouse(
-            out / "warehouse.duckdb", observations=candidate, regions=steps.regions_table(candidate),
-            aliases=batch.aliases, dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
-            release_differences=steps.release_differences(candidate),
-            validation_results=steps.validation_table([row for suite in suites for row in suite.table_rows()]),
-            build_info=steps.build_info(candidate))
-    del batch, candidate
-    with timer.step("publish"):
-        publish(out / "warehouse.duckdb", out / "sti.db")
+    with generations.writer_lock(paths, purpose="benchmark ours"):
+        generation = generations.new_generation(paths, "build")
+        with timer.step("ingest"):
+            tidy = read_bulk(data.release_files)
+            batch = harmonise(tidy)
+            del tidy
+            candidate = steps.candidate_observations(batch)
+        with timer.step("validate"):
+            suites = validate_all(candidate)
+        blocking = [f"{s.suite}: {f.expectation}" for s in suites for f in s.blocking_failures]
+        if blocking:
+            raise SystemExit(f"the synthetic data fail validation: {blocking}")
+        with timer.step("warehouse"):
+            dropped = batch.dropped.rename(columns={"drop_reason": "reason"})
+            digest = write_warehouse(
+                generation / "warehouse.duckdb", observations=candidate, regions=steps.regions_table(candidate),
+                aliases=batch.aliases,
+                dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
+                release_differences=steps.release_differences(candidate),
+                validation_results=steps.validation_table([row for suite in suites for row in suite.table_rows()]),
+                build_info=steps.build_info(candidate))
+        del batch, candidate
+        with timer.step("publish"):
+            publish(generation / "warehouse.duckdb", generation / "sti.db")
+            generations.commit(paths, generation, {"kind": "build", "uploads": [], "content_sha256": digest},
+                               expected_base=generations.current_id(paths))
     return {"steps": timer.steps, "total": round(sum(timer.steps.values()), 3)}
 
 
 def run_incremental(data: SyntheticSet, out: Path) -> dict:
-    """One province-year file loaded into the warehouse `ours` wrote in `out` (the `sti load` path)."""
-    from sti_portal import load, steps
-    from sti_portal.publish import publish
-    from sti_portal.validate import SuiteOutcome  # noqa: F401  (imported for the suites' table rows)
-    from warehouse.store import write_warehouse
+    """One province-year file loaded with `sti load` (sti_portal/load.load_files) into the home `ours` wrote."""
+    from sti_portal import load
+    from sti_portal.config import Paths
 
-    import duckdb
+    inbox = out / "benchmark-inbox"
+    inbox.mkdir(exist_ok=True)
+    file = inbox / data.increment_file.name
+    shutil.copyfile(data.increment_file, file)   # an accepted file is moved to the archive
+    started = time.perf_counter()
+    outcome = load.load_files(Paths(out), [file])
+    total = time.perf_counter() - started
+    if outcome.verdict != "accepted":
+        from sti_portal.report import render_text
 
-    timer = Timer()
-    now = datetime(2030, 6, 30, tzinfo=timezone.utc)
-    with timer.step("read published"):
-        with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
-            frame = con.execute(load.BASE_SQL, [load.DERIVED_SOURCE_ID]).df()
-        frame["vintage"] = frame["vintage"].astype(object).where(frame["vintage"].notna(), None)
-        for col in ("obs_status", "note"):
-            frame[col] = frame[col].fillna("")
-        base = load.Base(frame, "benchmark warehouse")
-    outcome = load.Outcome("load", now, [load.FileOutcome(data.increment_file)])
-    file = outcome.files[0]
-    with timer.step("check + validate"):
-        assert load._prepare(file, now)
-        evaluation = load.evaluate([file], base, now, outcome)
-    if outcome.rejected:
-        problems = [p.text() for p in file.errors][:10] + outcome.foreign[:5]
-        raise SystemExit("the province-year file was rejected:\n" + "\n".join(problems))
-    generation = out / "incremental"
-    shutil.rmtree(generation, ignore_errors=True)
-    generation.mkdir()
-    with timer.step("warehouse"):
-        candidate = evaluation.candidate
-        write_warehouse(
-            generation / "warehouse.duckdb", observations=candidate, regions=steps.regions_table(candidate),
-            aliases=evaluation.new_batch.aliases,
-            dropped=pd.DataFrame(columns=["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]),
-            release_differences=steps.release_differences(candidate),
-            validation_results=steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]),
-            build_info=steps.build_info(candidate))
-    with timer.step("publish"):
-        publish(generation / "warehouse.duckdb", generation / "sti.db")
-    return {"steps": timer.steps, "total": round(sum(timer.steps.values()), 3), "rows_loaded": len(file.read.rows)}
+        raise SystemExit(f"the province-year file was not loaded ({outcome.verdict}):\n{render_text(outcome)[:5000]}")
+    steps = {name: round(seconds, 3) for name, seconds in outcome.timings.items()}
+    steps["other (lock, archive, switch)"] = round(total - sum(outcome.timings.values()), 3)
+    return {"steps": steps, "total": round(total, 3), "rows_loaded": len(outcome.files[0].read.rows),
+            "mode": outcome.publication}
 
 
 # ------------------------------------------------------------------------------------------ raw baseline

@@ -73,13 +73,17 @@ def check(files: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--wait", "wait_seconds", default=None, type=float,
               help="Seconds to wait for a running build or load to finish (default 900).")
-def load(files: tuple[str, ...], wait_seconds: float | None) -> None:
+@click.option("--rebuild", is_flag=True, default=False,
+              help="Rebuild the warehouse from every input instead of appending the files to the published one.")
+def load(files: tuple[str, ...], wait_seconds: float | None, rebuild: bool) -> None:
     """Check files and, if every one is valid, load them and republish the portal atomically.
 
     A batch is loaded whole or not at all. Accepted files move to STI_HOME/archive/, rejected ones to
     STI_HOME/quarantine/ with their report; the warehouse and sti.db are then unchanged. Loading a
     file that is already loaded does nothing. Exit 0 loaded (or nothing to do), 1 rejected, 2 could
-    not run (e.g. another load holds the lock).
+    not run (e.g. another load holds the lock). The files are appended to the published generation
+    (only the series they touch are re-read, validated and republished); --rebuild builds everything
+    from the bundled sources and every archived upload instead, as `sti build` does.
     """
     from pathlib import Path
 
@@ -88,8 +92,9 @@ def load(files: tuple[str, ...], wait_seconds: float | None) -> None:
 
     _quiet_libraries()
     paths = config.paths().ensure()
-    click.echo(f"sti load: STI_HOME={paths.home}; checking {len(files)} file(s) and rebuilding from every input ...")
-    outcome = load_files(paths, [Path(f) for f in files], lock_timeout=wait_seconds)
+    how = "rebuilding from every input" if rebuild else "appending to the published data"
+    click.echo(f"sti load: STI_HOME={paths.home}; checking {len(files)} file(s), {how} ...")
+    outcome = load_files(paths, [Path(f) for f in files], lock_timeout=wait_seconds, rebuild=rebuild)
     click.echo(render_text(outcome), nl=False)
     click.echo(f"HTML report: {outcome.report_html}")
     sys.exit(outcome.exit_code)

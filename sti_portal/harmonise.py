@@ -10,6 +10,7 @@ import gettext
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pycountry
 
@@ -136,22 +137,29 @@ class HarmonisedBatch:
 
 
 def assign_region_codes(tidy: pd.DataFrame, resolver: RegionResolver) -> tuple[pd.Series, pd.Series]:
-    """(region_code, drop_reason) per row; raises HarmoniseError listing every unknown label."""
-    codes, reasons, unknown = [], [], {}
-    label_cache: dict[tuple[str, str, bool], tuple[str | None, str | None]] = {}
-    for label, label_en, source_id, ref in zip(tidy["region_label"], tidy["region_label_en"], tidy["source_id"], tidy["source_ref"]):
-        key = (label, label_en, is_country_source(source_id))
-        if key not in label_cache:
-            label_cache[key] = _code_for(label, label_en, key[2], resolver)
-        code, reason = label_cache[key]
+    """(region_code, drop_reason) per row; raises HarmoniseError listing every unknown label.
+
+    Each distinct (label, English label, country source) is resolved once and mapped back to the rows
+    through its group number, so 10 M rows with a few thousand labels cost a groupby, not a Python loop.
+    """
+    keys = pd.DataFrame({"label": tidy["region_label"], "label_en": tidy["region_label_en"],
+                         "country": tidy["source_id"].map(is_country_source).astype(bool)}, index=tidy.index)
+    group = keys.groupby(["label", "label_en", "country"], sort=False, dropna=False).ngroup().to_numpy()
+    first = pd.Series(range(len(keys)), index=group).groupby(level=0).min().sort_index()
+    distinct = keys.iloc[first.to_numpy()]
+    resolved = [_code_for(label, label_en, country, resolver)
+                for label, label_en, country in zip(distinct["label"], distinct["label_en"], distinct["country"])]
+    unknown = {}
+    for (code, reason), label, label_en, row in zip(resolved, distinct["label"], distinct["label_en"], first.to_numpy()):
         if code is None and reason is None:
-            unknown.setdefault(label or label_en, ref)
-        codes.append(code)
-        reasons.append(reason)
+            unknown.setdefault(label or label_en, tidy["source_ref"].iloc[row])
     if unknown:
         lines = [f"  {label!r} (first seen at {ref}); did you mean {resolver.suggestions(label)}?" for label, ref in unknown.items()]
         raise HarmoniseError("unknown region label(s); add them to catalogue/region_aliases.csv:\n" + "\n".join(lines))
-    return pd.Series(codes, index=tidy.index, dtype=object), pd.Series(reasons, index=tidy.index, dtype=object)
+    codes = np.array([code for code, _ in resolved], dtype=object)
+    reasons = np.array([reason for _, reason in resolved], dtype=object)
+    return (pd.Series(codes[group], index=tidy.index, dtype=object),
+            pd.Series(reasons[group], index=tidy.index, dtype=object))
 
 
 def _code_for(label: str, label_en: str, is_country: bool, resolver: RegionResolver) -> tuple[str | None, str | None]:

@@ -11,17 +11,19 @@ load   under the write lock: the same checks, against a fresh build of every inp
 """
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from sources.upload import Problem, Release, UploadRead, read_upload
-from sti_portal import archive, checks, generations
+from sti_portal import archive, checks, generations, incremental
 from sti_portal.config import Paths
 from sti_portal.harmonise import HarmonisedBatch, HarmoniseError, harmonise
 
@@ -81,6 +83,7 @@ class Outcome:
     foreign: list[str] = field(default_factory=list)   # blocking failures no file caused
     base_description: str = ""
     generation: str | None = None
+    publication: str = ""                        # how an accepted batch was published: incremental | rebuild
     elapsed: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     error: str = ""                              # the run itself failed (lock busy, internal error)
@@ -126,20 +129,15 @@ WHERE f.source_id <> ?
 """
 
 
-def base_from_warehouse(paths: Paths) -> Base | None:
-    generation = generations.current_generation(paths)
-    warehouse = (generation / "warehouse.duckdb") if generation else paths.warehouse
-    if not warehouse.exists():
+def _incremental_base(paths: Paths, rebuild: bool = False) -> Path | None:
+    """The published generation a batch can be appended to, or None when only a rebuild will do
+    (nothing published yet, or a generation from before incremental loads, or `--rebuild`)."""
+    if rebuild or os.environ.get("STI_LOAD_REBUILD") == "1":
         return None
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        frame = con.execute(BASE_SQL, [DERIVED_SOURCE_ID]).df()
-    frame["vintage"] = frame["vintage"].astype(object).where(frame["vintage"].notna(), None)
-    for col in ("obs_status", "note"):
-        frame[col] = frame[col].fillna("")
-    name = generation.name if generation else "plain files"
-    return Base(frame, f"the published data (generation {name}, {len(frame):,} values)")
+    generation = generations.current_generation(paths)
+    if generation is None or not incremental.appendable(generation):
+        return None
+    return generation
 
 
 class BaseUnreadable(RuntimeError):
@@ -202,10 +200,8 @@ def _prepare(file: FileOutcome, now: datetime) -> bool:
     return True
 
 
-def evaluate(files: list[FileOutcome], base: Base, now: datetime, outcome: Outcome) -> Evaluation | None:
-    from sti_portal import steps
-    from sti_portal.validate import validate_all
-
+def read_files(files: list[FileOutcome], now: datetime, outcome: Outcome) -> list[UploadRead]:
+    """Read every file and run the checks that need only the files (keys, years)."""
     tick = time.perf_counter()
     for file in files:
         ref = f"archive/{archive.archived_name_for(file.release, file.name)}"
@@ -213,25 +209,65 @@ def evaluate(files: list[FileOutcome], base: Base, now: datetime, outcome: Outco
     reads = [file.read for file in files]
     checks.key_checks(reads)
     checks.year_checks(reads, now.date())
-    checks.published_checks(reads, checks.published_current(base.observations))
     outcome.timings["read and check files"] = time.perf_counter() - tick
+    return reads
 
-    tick = time.perf_counter()
+
+def harmonise_reads(reads: list[UploadRead], outcome: Outcome, columns: list[str]) -> HarmonisedBatch | None:
+    """The files' rows harmonised; None when nothing could be read."""
     tidy = [read.tidy() for read in reads if read.rows]
     if not tidy:   # nothing could be read: the suites would only re-validate the published data
         return None
     new_tidy = pd.concat(tidy, ignore_index=True)
     try:
-        new_batch = harmonise(new_tidy)
+        return harmonise(new_tidy)
     except HarmoniseError as exc:   # the reader resolved every label, so this is a bug, not the file's fault
         outcome.foreign.append(f"harmonisation of the uploaded rows failed: {exc}")
-        new_batch = HarmonisedBatch(base.observations.iloc[0:0], new_tidy.iloc[0:0], pd.DataFrame())
+        empty = pd.DataFrame(columns=columns)
+        return HarmonisedBatch(empty, new_tidy.iloc[0:0], pd.DataFrame())
+
+
+def evaluate(files: list[FileOutcome], base: Base | None, now: datetime, outcome: Outcome,
+             scope_of: Callable[[pd.DataFrame], Base] | None = None) -> Evaluation | None:
+    """Read, check and validate the files against `base` (every published row), or against the rows
+    `scope_of(new rows)` returns (the series the files touch: the incremental path)."""
+    from sti_portal import steps
+    from sti_portal.validate import GROUP_FRAMES, validate_all
+
+    reads = read_files(files, now, outcome)
+    columns = list(base.observations.columns) if base is not None else list(incremental.HARMONISED_COLUMNS)
+    new_batch = harmonise_reads(reads, outcome, columns)
+    if new_batch is None:
+        return None
+    tick = time.perf_counter()
+    if scope_of is not None:
+        base = scope_of(new_batch.observations)
+        outcome.base_description = base.description
+        outcome.timings["read the touched series"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    checks.published_checks(reads, checks.published_current(base.observations))
+    outcome.timings["read and check files"] += time.perf_counter() - tick
+
+    tick = time.perf_counter()
     combined = pd.concat([base.observations, new_batch.observations[base.observations.columns]], ignore_index=True)
     candidate = steps.candidate_observations(HarmonisedBatch(combined, pd.DataFrame(), pd.DataFrame()))
-    outcome.suites = validate_all(candidate)
+    # Coverage is judged per release and uploads claim no coverage (validate.coverage_frame), so on a
+    # scope of touched series it could only see partial old releases: it is not run there.
+    outcome.suites = validate_all(candidate, suites=[n for n in GROUP_FRAMES if n != "coverage"]
+                                  if scope_of is not None else None,
+                                  first_releases=[file.release for file in files])   # the files' rows shown first
     outcome.foreign += checks.gx_problems(outcome.suites, {file.release: file.read for file in files})
     outcome.timings["Great Expectations suites"] = time.perf_counter() - tick
     return Evaluation(candidate, new_batch)
+
+
+def scope_reader(warehouse: Path, generation_name: str) -> Callable[[pd.DataFrame], Base]:
+    def scope_of(new_rows: pd.DataFrame) -> Base:
+        series = incremental.touched_series(new_rows)
+        frame = incremental.read_series(warehouse, series)
+        return Base(frame, f"the published data (generation {generation_name}): the {len(series):,} series the "
+                           f"file(s) touch, {len(frame):,} values")
+    return scope_of
 
 
 # ------------------------------------------------------------------------------------------ check
@@ -255,13 +291,16 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
                 continue
             todo.append(file)
         if todo:
-            tick = time.perf_counter()
-            base = base_from_warehouse(paths)
-            if base is None:
+            published_generation = _incremental_base(paths)
+            if published_generation is not None:
+                evaluate(todo, None, now, outcome, scope_of=scope_reader(
+                    published_generation / "warehouse.duckdb", published_generation.name))
+            else:
+                tick = time.perf_counter()
                 base = base_from_inputs(paths, archive.published_uploads(paths))
-            outcome.base_description = base.description
-            outcome.timings["read the published data"] = time.perf_counter() - tick
-            evaluate(todo, base, now, outcome)
+                outcome.base_description = base.description
+                outcome.timings["read every input"] = time.perf_counter() - tick
+                evaluate(todo, base, now, outcome)
         for file in outcome.files:
             file.status = "invalid" if file.errors else "valid"
     except BaseUnreadable as exc:
@@ -278,14 +317,16 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
 # ------------------------------------------------------------------------------------------ load
 
 def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, lock_timeout: float | None = None,
-               from_inbox: bool = False) -> Outcome:
+               from_inbox: bool = False, rebuild: bool = False) -> Outcome:
+    """Load a batch. By default it is appended to the published generation (sti_portal/incremental.py);
+    `rebuild` (or STI_LOAD_REBUILD=1, or nothing published yet) builds from every input instead."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     outcome = Outcome("load", now, [FileOutcome(Path(f)) for f in files])
     try:
         names = ", ".join(f.name for f in outcome.files)
         with generations.writer_lock(paths, purpose=f"sti load {names}"[:200], timeout=lock_timeout):
-            _load_locked(paths, outcome, now, from_inbox)
+            _load_locked(paths, outcome, now, from_inbox, rebuild)
     except generations.WriterBusy as exc:
         outcome.error = str(exc)
     except Exception as exc:
@@ -298,7 +339,7 @@ def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, 
     return outcome
 
 
-def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool) -> None:
+def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebuild: bool = False) -> None:
     published = archive.published_uploads(paths)
     base_id = generations.current_id(paths)
     by_sha = {entry.sha256: entry for entry in published}
@@ -320,16 +361,22 @@ def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool
             todo.append(file)
             in_batch[file.sha256] = file
     if todo:
-        tick = time.perf_counter()
-        try:
-            base = base_from_inputs(paths, published)
-        except BaseUnreadable as exc:
-            outcome.foreign.append(str(exc))
-            base = None
-        outcome.timings["read every input"] = time.perf_counter() - tick
-        if base is not None:
-            outcome.base_description = base.description
-            evaluation = evaluate(todo, base, now, outcome)
+        appended_to = _incremental_base(paths, rebuild)
+        base = evaluation = None
+        if appended_to is not None:
+            evaluation = evaluate(todo, None, now, outcome, scope_of=scope_reader(
+                appended_to / "warehouse.duckdb", appended_to.name))
+        else:
+            tick = time.perf_counter()
+            try:
+                base = base_from_inputs(paths, published)
+            except BaseUnreadable as exc:
+                outcome.foreign.append(str(exc))
+            outcome.timings["read every input"] = time.perf_counter() - tick
+            if base is not None:
+                outcome.base_description = base.description
+                evaluation = evaluate(todo, base, now, outcome)
+        if appended_to is not None or base is not None:
             if evaluation is None and not outcome.rejected:
                 outcome.foreign.append("no value could be read from the file(s)")
             generations.fault_point("after_check", paths)
@@ -344,7 +391,10 @@ def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool
                                  if any(f.errors for f in outcome.files) else
                                  "valid, but not loaded: the published data fail validation (see above)")
             return
-        _publish(paths, outcome, todo, published, base, evaluation, base_id, now)
+        if appended_to is not None:
+            _publish_incremental(paths, outcome, todo, published, appended_to, evaluation, base_id, now)
+        else:
+            _publish(paths, outcome, todo, published, base, evaluation, base_id, now)
     for file in outcome.files:
         if file.status == "unchanged" and from_inbox and file.path.is_file():
             file.path.unlink()   # an identical copy is in the archive; the inbox only holds what is pending
@@ -356,15 +406,7 @@ def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published:
     from sti_portal.publish import publish
     from warehouse.store import write_warehouse
 
-    entries = []
-    for file in todo:
-        entry = archive.ArchivedUpload(
-            release=file.release, sha256=file.sha256, original_name=file.name,
-            archived_name=archive.archived_name_for(file.release, file.name),
-            loaded_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), vintage=now.date().isoformat(), size=file.size,
-            values=len(file.read.rows), format=file.read.format)
-        archive.stage(paths, file.path, entry)
-        entries.append(entry)
+    entries = _stage_archive(paths, todo, now)
     tick = time.perf_counter()
     generation = generations.new_generation(paths, "load")
     candidate = evaluation.candidate
@@ -394,6 +436,66 @@ def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published:
         "content_sha256": digest,
     }, expected_base=base_id)
     outcome.generation = generation.name
+    outcome.publication = "rebuild"
+    generations.fault_point("after_switch", paths)
+    archive.settle(paths, entries)
+    for file, entry in zip(todo, entries):
+        file.status = "accepted"
+        file.moved_to = paths.archive / entry.archived_name
+        file.path.unlink(missing_ok=True)
+
+
+def _stage_archive(paths: Paths, todo: list[FileOutcome], now: datetime) -> list[archive.ArchivedUpload]:
+    entries = []
+    for file in todo:
+        entry = archive.ArchivedUpload(
+            release=file.release, sha256=file.sha256, original_name=file.name,
+            archived_name=archive.archived_name_for(file.release, file.name),
+            loaded_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), vintage=now.date().isoformat(), size=file.size,
+            values=len(file.read.rows), format=file.read.format)
+        archive.stage(paths, file.path, entry)
+        entries.append(entry)
+    return entries
+
+
+def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome],
+                         published: list[archive.ArchivedUpload], appended_to: Path, evaluation: Evaluation,
+                         base_id: str | None, now: datetime) -> None:
+    """The batch appended to copies of the published files (sti_portal/incremental.py), then switched in."""
+    from sti_portal import downloads, steps
+    from warehouse.store import releases_frame
+
+    entries = _stage_archive(paths, todo, now)
+    timings = outcome.timings
+    generation = generations.new_generation(paths, "load")
+    releases = [file.release for file in todo]
+    change = incremental.change_of(evaluation.candidate, releases)
+    with incremental.timed(timings, "write the warehouse"):
+        previous_results = incremental.previous_validation_results(appended_to / "warehouse.duckdb", skipped=("coverage",))
+        results = pd.concat([steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]),
+                             previous_results], ignore_index=True)
+        digest = incremental.write_warehouse_copy(
+            appended_to / "warehouse.duckdb", generation / "warehouse.duckdb", change,
+            releases=releases_frame(change.new_rows), aliases=evaluation.new_batch.aliases,
+            validation_results=results, built_at_utc=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    generations.fault_point("warehouse_written", paths)
+    with incremental.timed(timings, "write sti.db"):
+        incremental.write_portal_copy(appended_to / "sti.db", generation / "sti.db", generation / "warehouse.duckdb",
+                                      change)
+    with incremental.timed(timings, "write the downloads"):
+        version_dir = downloads.prepare_incremental(
+            generation / "sti.db", generation, previous=(appended_to / "downloads").resolve(),
+            partitions=change.partitions, regions=change.regions)
+        downloads.activate(generation, version_dir)
+    generations.commit(paths, generation, {
+        "kind": "load",
+        "mode": "incremental",
+        "uploads": [entry.to_dict() for entry in [*published, *entries]],
+        "loaded": [entry.release for entry in entries],
+        "content_sha256": digest,
+    }, expected_base=base_id)
+    outcome.generation = generation.name
+    outcome.publication = "incremental"
     generations.fault_point("after_switch", paths)
     archive.settle(paths, entries)
     for file, entry in zip(todo, entries):

@@ -80,4 +80,8 @@ CREATE TABLE dropped_rows (              -- source rows left out on purpose (mac
     source_ref VARCHAR, region_label VARCHAR, region_label_en VARCHAR, indicator_id VARCHAR, reason VARCHAR
 );
 
+CREATE TABLE partition_digests (          -- sha256 of each (indicator, year) partition of observation_fact
+    indicator_id VARCHAR, year INTEGER, digest VARCHAR   -- (warehouse/store.py content_digest)
+);
+
 CREATE TABLE build_info (key VARCHAR PRIMARY KEY, value VARCHAR);

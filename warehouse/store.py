@@ -13,6 +13,9 @@ from sti_portal.config import WAREHOUSE_SQL_DIR
 from sti_portal.releases import KIND_PRECEDENCE
 from sti_portal.targets import tables as policy_targets_tables
 
+# Sorted in DuckDB on the way in (not in pandas): the order the portal reads partitions in, so each
+# (indicator, year) is a contiguous run that DuckDB's zone maps skip to.
+STORAGE_ORDER = {"observation_fact": "ORDER BY indicator_id, year, region_code, release"}
 FACT_COLUMNS = ["region_code", "indicator_id", "year", "release", "value", "obs_status", "source_id", "source_ref", "note"]
 
 
@@ -24,11 +27,42 @@ def releases_frame(observations: pd.DataFrame) -> pd.DataFrame:
     return releases.sort_values("release_id").reset_index(drop=True)
 
 
+# One text line per fact row: the columns joined by a unit separator, NULL spelt out (so NULL and '' differ).
+_ROW_TEXT = " || chr(31) || ".join(f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in FACT_COLUMNS)
+PARTITION_DIGESTS_SQL = f"""
+    SELECT indicator_id, year, sha256(string_agg({_ROW_TEXT}, chr(10) ORDER BY region_code, release)) AS digest
+    FROM observation_fact GROUP BY indicator_id, year ORDER BY indicator_id, year"""
+
+
 def content_digest(con: duckdb.DuckDBPyConnection) -> str:
-    """A hash of the fact table's content, independent of how the file lays it out on disk."""
+    """A hash of the fact table's content, independent of how the file lays it out on disk.
+
+    Computed in DuckDB: a sha256 per (indicator, year) partition over its rows in key order (kept in
+    `partition_digests`, so an incremental load re-hashes only the partitions it touches), then one
+    sha256 over the partitions' digests in order. No fact row travels into Python.
+    """
+    con.execute("DELETE FROM partition_digests")
+    con.execute(f"INSERT INTO partition_digests {PARTITION_DIGESTS_SQL}")
+    return combined_digest(con)
+
+
+def update_partition_digests(con: duckdb.DuckDBPyConnection, partitions: set[tuple[str, int]]) -> str:
+    """Re-hash the given (indicator_id, year) partitions after a change; returns the new content digest."""
+    touched = pd.DataFrame(sorted(partitions), columns=["indicator_id", "year"])
+    con.register("touched_partitions", touched)
+    con.execute("DELETE FROM partition_digests p USING touched_partitions t "
+                "WHERE p.indicator_id = t.indicator_id AND p.year = t.year")
+    con.execute(f"""INSERT INTO partition_digests SELECT * FROM ({PARTITION_DIGESTS_SQL}) d
+                    WHERE (d.indicator_id, d.year) IN (SELECT (indicator_id, year) FROM touched_partitions)""")
+    con.unregister("touched_partitions")
+    return combined_digest(con)
+
+
+def combined_digest(con: duckdb.DuckDBPyConnection) -> str:
     digest = hashlib.sha256()
-    for row in con.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM observation_fact ORDER BY ALL").fetchall():
-        digest.update(repr(row).encode("utf-8"))
+    for indicator_id, year, partition in con.execute(
+            "SELECT indicator_id, year, digest FROM partition_digests ORDER BY indicator_id, year").fetchall():
+        digest.update(f"{indicator_id}\t{year}\t{partition}\n".encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -54,7 +88,7 @@ def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataF
             "sources": catalogue.sources(),
             "indicators": indicators,
             "releases": releases_frame(observations),
-            "observation_fact": observations[FACT_COLUMNS].sort_values(FACT_COLUMNS[:4]),
+            "observation_fact": observations[FACT_COLUMNS],
             "release_differences": release_differences,
             "validation_results": validation_results,
             "dropped_rows": dropped,
@@ -63,7 +97,7 @@ def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataF
         for table, frame in tables.items():
             columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
             con.register("incoming", frame[columns])
-            con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+            con.execute(f"INSERT INTO {table} SELECT * FROM incoming {STORAGE_ORDER.get(table, '')}")
             con.unregister("incoming")
         con.execute((WAREHOUSE_SQL_DIR / "views.sql").read_text(encoding="utf-8"))
         digest = content_digest(con)
