@@ -1,11 +1,15 @@
 """Derived indicators, computed from harmonised observations and marked as such."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from sti_portal.releases import newest_per_key
+if TYPE_CHECKING:   # pandas is imported where it is used: the portal imports the constants below only
+    import pandas as pd
 
 DERIVED_SOURCE_ID = "sti_portal_derived"
+# Derived indicator -> the indicators it is computed from (an incremental load re-derives a region's
+# values when a batch brings one of these).
+DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force", "population")}
 
 
 def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
@@ -14,6 +18,10 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
     Each patent observation (every release) is divided by the newest population value of the same
     region and year, so the derived series carries the patent table's revisions.
     """
+    import pandas as pd
+
+    from sti_portal.releases import newest_per_key
+
     patents = observations[observations["indicator_id"] == "invention_patents_in_force"]
     population = newest_per_key(observations[observations["indicator_id"] == "population"])
     joined = patents.merge(
@@ -37,5 +45,7 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
 
 
 def derive_all(observations: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
     derived = invention_patents_per_10k(observations)
     return pd.concat([observations, derived[observations.columns]], ignore_index=True)

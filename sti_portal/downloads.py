@@ -70,6 +70,7 @@ from typing import Iterable, Iterator
 import yaml
 
 from sti_portal.config import PORTAL_DIR
+from sti_portal.derive import DERIVED_SOURCE_ID
 
 PORTAL_NAME = "sti-portal"
 BOM = "\ufeff"
@@ -108,7 +109,6 @@ PRIMARY_KEYS = {
 }
 # Chinese regions get their own files (countries only have the World Bank series).
 REGION_LEVELS_WITH_FILES = ("national", "province", "sar_or_taiwan")
-DERIVED_SOURCE_ID = "sti_portal_derived"
 DERIVED_SOURCE_TITLE = "Derived by sti-portal from its inputs' sources (see indicators.derivation)"
 KEEP_OLD_VERSIONS = 1  # besides the current one, so a download already under way can finish
 CHUNK = 1 << 20        # bytes read per step when composing a download

@@ -32,10 +32,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sti_portal.derive import DERIVATION_INPUTS, DERIVED_SOURCE_ID
 
-DERIVED_SOURCE_ID = "sti_portal_derived"
-# Derived indicator -> the indicators it is computed from (sti_portal/derive.py).
-DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force", "population")}
+
 KEY = ["region_code", "indicator_id", "year"]
 
 SERIES_SQL = """
