@@ -130,7 +130,7 @@ def _verdict(ok: bool | None) -> str:
 
 
 def _size_label(n: int) -> str:
-    return f"{n / 1e6:.0f}M" if n >= 1_000_000 else (f"{n / 1e3:.0f}k" if n >= 1000 else str(n))
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else (f"{n // 1000}k" if n >= 1000 else str(n))   # 10.5 M: "10M"
 
 
 # ------------------------------------------------------------------------------------------ benchmarks
