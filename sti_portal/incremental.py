@@ -144,9 +144,7 @@ def write_warehouse_copy(published: Path, target: Path, change: Change, *, relea
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    _install(tmp, target)
     return digest
 
 
@@ -233,6 +231,12 @@ def write_portal_copy(published: Path, target: Path, warehouse: Path, change: Ch
         tmp.unlink(missing_ok=True)
         raise
     db.close()
+    _install(tmp, target)
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """The written copy made durable, then renamed over its target (not yet published: the generation
+    switch publishes it)."""
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, target)

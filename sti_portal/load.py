@@ -429,14 +429,22 @@ def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published:
     tick = time.perf_counter()
     publish(generation / "warehouse.duckdb", generation / "sti.db")
     outcome.timings["write sti.db and downloads"] = time.perf_counter() - tick
+    _switch_in(paths, outcome, todo, published, entries, generation, digest, base_id, "rebuild")
+
+
+def _switch_in(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
+               entries: list[archive.ArchivedUpload], generation: Path, digest: str, base_id: str | None,
+               mode: str) -> None:
+    """Publish the written generation, then archive the files (they are the inputs it was built from)."""
     generations.commit(paths, generation, {
         "kind": "load",
+        "mode": mode,
         "uploads": [entry.to_dict() for entry in [*published, *entries]],
         "loaded": [entry.release for entry in entries],
         "content_sha256": digest,
     }, expected_base=base_id)
     outcome.generation = generation.name
-    outcome.publication = "rebuild"
+    outcome.publication = mode
     generations.fault_point("after_switch", paths)
     archive.settle(paths, entries)
     for file, entry in zip(todo, entries):
@@ -487,21 +495,7 @@ def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome]
             generation / "sti.db", generation, previous=(appended_to / "downloads").resolve(),
             partitions=change.partitions, regions=change.regions)
         downloads.activate(generation, version_dir)
-    generations.commit(paths, generation, {
-        "kind": "load",
-        "mode": "incremental",
-        "uploads": [entry.to_dict() for entry in [*published, *entries]],
-        "loaded": [entry.release for entry in entries],
-        "content_sha256": digest,
-    }, expected_base=base_id)
-    outcome.generation = generation.name
-    outcome.publication = "incremental"
-    generations.fault_point("after_switch", paths)
-    archive.settle(paths, entries)
-    for file, entry in zip(todo, entries):
-        file.status = "accepted"
-        file.moved_to = paths.archive / entry.archived_name
-        file.path.unlink(missing_ok=True)
+    _switch_in(paths, outcome, todo, published, entries, generation, digest, base_id, "incremental")
 
 
 def _quarantine(paths: Paths, file: FileOutcome, now: datetime) -> None:
