@@ -196,12 +196,21 @@ class _Rows:
 
     def __init__(self, con):
         self.con = con
+        self._tables: list[str] = []
+        self._columns: dict[str, list[tuple[str, str]]] = {}
 
     def tables(self) -> list[str]:
+        return self._tables
+
+    def relation(self, table: str) -> str:
+        """The DuckDB name of a published table."""
         raise NotImplementedError
 
     def columns(self, table: str) -> list[tuple[str, str]]:
-        raise NotImplementedError
+        if table not in self._columns:
+            rel = self.con.sql(f"SELECT * FROM {self.relation(table)}")
+            self._columns[table] = [(name, str(type_)) for name, type_ in zip(rel.columns, rel.types)]
+        return self._columns[table]
 
     def whole(self, table: str) -> str:
         """Every row, with `_row`: the published order (the order the rows were inserted in)."""
@@ -234,16 +243,9 @@ class _StagedRows(_Rows):
         super().__init__(con)
         self.schema = schema
         self._tables = self.ordered_tables(tables)
-        self._columns: dict[str, list[tuple[str, str]]] = {}
 
-    def tables(self) -> list[str]:
-        return self._tables
-
-    def columns(self, table: str) -> list[tuple[str, str]]:
-        if table not in self._columns:
-            rel = self.con.sql(f"SELECT * FROM {self.schema}.{_ident(table)}")
-            self._columns[table] = [(name, str(type_)) for name, type_ in zip(rel.columns, rel.types)]
-        return self._columns[table]
+    def relation(self, table: str) -> str:
+        return f"{self.schema}.{_ident(table)}"
 
     def whole(self, table: str) -> str:
         return f"(SELECT *, rowid AS _row FROM {self.schema}.{_ident(table)})"
@@ -274,16 +276,9 @@ class _SqliteRows(_Rows):
         virtual = [name for name, sql in found.items() if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
         hidden = {name for name in found if any(name == v or name.startswith(v + "_") for v in virtual)}
         self._tables = self.ordered_tables(set(found) - hidden)
-        self._columns: dict[str, list[tuple[str, str]]] = {}
 
-    def tables(self) -> list[str]:
-        return self._tables
-
-    def columns(self, table: str) -> list[tuple[str, str]]:
-        if table not in self._columns:
-            rel = self.con.sql(f"SELECT * FROM {self.ALIAS}.{_ident(table)}")
-            self._columns[table] = [(name, str(type_)) for name, type_ in zip(rel.columns, rel.types)]
-        return self._columns[table]
+    def relation(self, table: str) -> str:
+        return f"{self.ALIAS}.{_ident(table)}"
 
     def _query(self, table: str, tail: str, row: bool = False) -> str:
         columns = self.columns(table)

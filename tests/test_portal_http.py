@@ -118,17 +118,13 @@ def test_response_cache_is_bounded_in_bytes_and_entries_and_expires_partial_page
 def test_row_counts_and_cached_pages_follow_a_switch_to_a_new_publication(built_home, tmp_path):
     """Table row counts are counted per publication (Datasette's inspect data) and the response cache is
     emptied: after a switch to a sti.db with fewer rows, the count and the pages are the new file's."""
-    import os
     import sqlite3
 
     from conftest import serving
-    from test_portal_switch import make_generation, switch
+    from test_portal_switch import make_generation, published_home, switch
 
     home = tmp_path / "home"
-    first = make_generation(home, "gen-a", built_home)
-    switch(home, first)
-    os.symlink("current/sti.db", home / "sti.db")
-    os.symlink("current/downloads", home / "downloads")
+    first = published_home(home, built_home)
     with serving(home) as url:
         def count():
             response = get(f"{url}/sti/observations.json", _size="0")

@@ -34,13 +34,19 @@ def switch(home, generation):
     os.replace(tmp, home / "current")
 
 
-@pytest.fixture()
-def switching_home(built_home, tmp_path):
-    home = tmp_path / "home"
+def published_home(home, built_home):
+    """A home whose sti.db and downloads point through `current` at one generation made from built_home."""
     first = make_generation(home, "gen-a", built_home)
     switch(home, first)
     os.symlink("current/sti.db", home / "sti.db")
     os.symlink("current/downloads", home / "downloads")
+    return first
+
+
+@pytest.fixture()
+def switching_home(built_home, tmp_path):
+    home = tmp_path / "home"
+    first = published_home(home, built_home)
     with serving(home) as url:
         yield home, url, first
 
