@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.synthetic import SyntheticSet
-from sti_portal.config import CATALOGUE_DIR, REPO_ROOT
+from sti_portal.core.settings import CATALOGUE_DIR, REPO_ROOT
 
 FIRST_VINTAGE_YEAR = 2010
 
@@ -75,12 +75,13 @@ def read_bulk(files: list[Path]) -> pd.DataFrame:
 
 def run_ours(data: SyntheticSet, out: Path) -> dict:
     """`out` becomes a portal home (STI_HOME layout: generations/<id>/, current, sti.db, ...), as `sti build` writes."""
-    from sti_portal import generations, steps
-    from sti_portal.config import Paths
-    from sti_portal.harmonise import harmonise
-    from sti_portal.publish import publish
-    from sti_portal.validate import validate_all
-    from warehouse.store import write_warehouse
+    from sti_portal.publish import generations
+    from sti_portal.transform import steps
+    from sti_portal.core.settings import Paths
+    from sti_portal.transform.harmonise import harmonise
+    from sti_portal.publish.portal_db import publish
+    from sti_portal.quality.validate import validate_all
+    from sti_portal.store.warehouse import write_warehouse
 
     out.mkdir(parents=True, exist_ok=True)
     paths = Paths(out)
@@ -116,8 +117,8 @@ def run_ours(data: SyntheticSet, out: Path) -> dict:
 
 def run_incremental(data: SyntheticSet, out: Path) -> dict:
     """One province-year file loaded with `sti load` (sti_portal/load.load_files) into the home `ours` wrote."""
-    from sti_portal import load
-    from sti_portal.config import Paths
+    from sti_portal.uploads import load
+    from sti_portal.core.settings import Paths
 
     inbox = out / "benchmark-inbox"
     inbox.mkdir(exist_ok=True)
@@ -127,7 +128,7 @@ def run_incremental(data: SyntheticSet, out: Path) -> dict:
     outcome = load.load_files(Paths(out), [file])
     total = time.perf_counter() - started
     if outcome.verdict != "accepted":
-        from sti_portal.report import render_text
+        from sti_portal.uploads.report import render_text
 
         raise SystemExit(f"the province-year file was not loaded ({outcome.verdict}):\n{render_text(outcome)[:5000]}")
     steps = {name: round(seconds, 3) for name, seconds in outcome.timings.items()}
@@ -139,7 +140,7 @@ def run_incremental(data: SyntheticSet, out: Path) -> dict:
 # ------------------------------------------------------------------------------------------ raw baseline
 
 def _unit_conversions_sql() -> str:
-    from sti_portal.harmonise import UNIT_CONVERSIONS
+    from sti_portal.transform.harmonise import UNIT_CONVERSIONS
 
     rows = ", ".join(f"('{a}', '{b}', {m!r}, {d!r})" for (a, b), (m, d) in UNIT_CONVERSIONS.items())
     return f"CREATE TABLE conversions (from_unit VARCHAR, to_unit VARCHAR, mul DOUBLE, div DOUBLE); INSERT INTO conversions VALUES {rows};"
@@ -147,8 +148,8 @@ def _unit_conversions_sql() -> str:
 
 def raw_checks_sql() -> dict[str, str]:
     """The rules of expectations/*.json as plain SQL over `fact`; each query returns the failing row count."""
-    from sti_portal.releases import KIND_PRECEDENCE
-    from sti_portal.validate import ADDITIVITY_REL_TOLERANCE, FIRST_DATA_YEAR, LAST_DATA_YEAR, N_PROVINCES, OBS_STATUS_CODES
+    from sti_portal.core.releases import KIND_PRECEDENCE
+    from sti_portal.quality.validate import ADDITIVITY_REL_TOLERANCE, FIRST_DATA_YEAR, LAST_DATA_YEAR, N_PROVINCES, OBS_STATUS_CODES
 
     statuses = ", ".join(f"'{s}'" for s in OBS_STATUS_CODES)
     kinds = ", ".join(f"'{k}'" for k in KIND_PRECEDENCE)
@@ -187,7 +188,7 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
     """The same work done directly: DuckDB read_csv, the rules as SQL, current values, export to SQLite."""
     import duckdb
 
-    from sti_portal.publish import INDEXES, sqlite_extension_path
+    from sti_portal.publish.portal_db import INDEXES, sqlite_extension_path
 
     out.mkdir(parents=True, exist_ok=True)
     for name in ("raw.duckdb", "raw.db"):

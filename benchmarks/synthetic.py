@@ -25,7 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sti_portal import catalogue
+from sti_portal.core import catalogue
 
 UPLOAD_COLUMNS = ["region", "indicator", "year", "value", "unit", "obs_status", "source", "note"]
 FIRST_YEAR = 2000

@@ -19,12 +19,16 @@ import pandas as pd
 
 from pipelines import loads
 from pipelines.resources import StiHome, WriterLock
-from sources.upload import extract_archived
-from sti_portal import archive, config, generations, publish as publishing, steps
-from sti_portal.validate import GROUP_FRAMES, validate_all
+from sti_portal.uploads.read import extract_archived
+from sti_portal.publish import archive
+from sti_portal.core import settings as config
+from sti_portal.publish import generations
+from sti_portal.publish import portal_db as publishing
+from sti_portal.transform import steps
+from sti_portal.quality.validate import GROUP_FRAMES, validate_all
 from pipelines.targets import TARGET_ASSETS, TARGET_CHECKS
 from sti_portal.targets.tables import PolicyTargets
-from warehouse.store import write_warehouse
+from sti_portal.store.warehouse import write_warehouse
 
 
 WRITER_TAGS = {"sti/writes": "warehouse"}   # the run queue starts one such run at a time (dagster.yaml)

@@ -20,9 +20,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.resources import StiHome
-from sti_portal import catalogue
-from sti_portal.archive import sha256_of
-from sti_portal.validate import GROUP_FRAMES
+from sti_portal.core import catalogue
+from sti_portal.publish.archive import sha256_of
+from sti_portal.quality.validate import GROUP_FRAMES
 
 WRITER_TAGS = {"sti/writes": "warehouse"}
 SETTLE_SECONDS_ENV = "STI_INBOX_SETTLE_SECONDS"   # a file younger than this may still be being copied
@@ -46,8 +46,8 @@ class UploadFile(dg.Config):
 @dg.asset(name="statistician_upload", group_name="uploads", kinds={"python"}, check_specs=CHECK_SPECS,
           description="The latest file loaded from STI_HOME/inbox: its verdict, report and checks (see `sti load`).")
 def statistician_upload(context: dg.AssetExecutionContext, config: UploadFile, sti_home: StiHome) -> dg.MaterializeResult:
-    from sti_portal.load import load_files
-    from sti_portal.report import render_text
+    from sti_portal.uploads.load import load_files
+    from sti_portal.uploads.report import render_text
 
     paths = sti_home.paths()
     outcome = load_files(paths, [Path(config.path)], from_inbox=True)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from sti_portal import config, generations
+from sti_portal.core import settings as config
+from sti_portal.publish import generations
 
 
 class StiHome(dg.ConfigurableResource):

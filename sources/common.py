@@ -3,7 +3,7 @@
 An adapter is a module in ``sources/`` with a function ``extract(snapshot_dir: Path) -> pd.DataFrame``
 that returns a *tidy* frame (the OWID "meadow" stage): one row per published cell, with the value in
 the unit the source prints and the region as the source labels it. Harmonisation (region codes, unit
-conversion to the catalogue unit) happens later, in ``sti_portal.harmonise``, so that an adapter only
+conversion to the catalogue unit) happens later, in ``sti_portal.transform.harmonise``, so that an adapter only
 knows its own file layout.
 """
 from __future__ import annotations

@@ -242,7 +242,7 @@ def region_codes(region: str | None) -> tuple[str | None, str | None]:
     """(region_code, province_code): the GB/T 2260 code of a province-level region (全国: 100000) and
     the code of the province a region lies in. A city or district has no region_code here: the
     warehouse holds provinces only."""
-    from sti_portal import catalogue
+    from sti_portal.core import catalogue
     from sti_portal.targets.extract import normalise_region
 
     if not region or region.startswith("unknown"):

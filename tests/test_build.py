@@ -137,7 +137,7 @@ def test_committed_suites_match_the_catalogue():
     """The GX suite files are generated from catalogue/indicators.csv; a stale file would validate old rules."""
     import json
 
-    from sti_portal.validate import load_suite, suite_definitions
+    from sti_portal.quality.validate import load_suite, suite_definitions
 
     for name, suite in suite_definitions().items():
-        assert json.loads(json.dumps(suite)) == load_suite(name), f"expectations/{name}.json is stale: run python -m sti_portal.validate --write-suites"
+        assert json.loads(json.dumps(suite)) == load_suite(name), f"expectations/{name}.json is stale: run python -m sti_portal.quality.validate --write-suites"

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from sources.common import TIDY_COLUMNS
-from sti_portal.harmonise import HarmoniseError, RegionResolver, convert_units, harmonise, normalise_label
+from sti_portal.transform.harmonise import HarmoniseError, RegionResolver, convert_units, harmonise, normalise_label
 
 
 @pytest.fixture(scope="module")

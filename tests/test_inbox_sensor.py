@@ -86,7 +86,7 @@ def test_a_file_dropped_in_the_inbox_is_published_by_the_sensor_run(inbox_home):
 def test_writer_runs_are_limited_to_one_at_a_time(inbox_home):
     """The instance STI_HOME creates queues runs tagged sti/writes one at a time."""
     from pipelines.definitions import defs
-    from sti_portal import config
+    from sti_portal.core import settings as config
 
     paths = config.paths().ensure()
     with dg.DagsterInstance.from_config(str(paths.dagster_home)) as instance:

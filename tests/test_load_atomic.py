@@ -1,6 +1,6 @@
 """Atomic publication: `sti load` killed with SIGKILL at any point leaves the old state or the new one.
 
-The load stops at a named point when STI_FAULT_PAUSE_AT names it (sti_portal.generations.fault_point),
+The load stops at a named point when STI_FAULT_PAUSE_AT names it (sti_portal.publish.generations.fault_point),
 writes a marker file, and the test kills it with SIGKILL there. Readers' paths (STI_HOME/sti.db and
 warehouse.duckdb) must then show the previous state byte for byte (or, once the switch is done, the new
 state, complete), and the next load must succeed.

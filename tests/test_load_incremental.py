@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from sti_portal import downloads, load
-from sti_portal.config import Paths
+from sti_portal.publish import downloads
+from sti_portal.uploads import load
+from sti_portal.core.settings import Paths
 from upload_helpers import GOOD, build_digests, copy_home, query, stage
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)

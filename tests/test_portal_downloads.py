@@ -15,7 +15,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from sti_portal import downloads, publish
+from sti_portal.publish import downloads
+from sti_portal.publish import portal_db as publish
 
 
 def get(url, **params):

@@ -19,15 +19,7 @@ import pandas as pd
 import pytest
 import xlrd
 
-from sources import (
-    yearbook_hightech_industry,
-    yearbook_incubators,
-    yearbook_patents,
-    yearbook_rd_expenditure,
-    yearbook_rd_intensity,
-    yearbook_rd_personnel,
-    yearbook_tech_market,
-)
+from sources import yearbook_hightech_industry, yearbook_incubators, yearbook_patents, yearbook_rd_expenditure, yearbook_rd_intensity, yearbook_rd_personnel, yearbook_tech_market
 from sources.common import SNAPSHOT_DIR, TIDY_COLUMNS, SourceFormatError
 from sources.yearbook_xls import YEARBOOK_DIR, normalise_label, open_workbook
 

@@ -219,7 +219,7 @@ def test_scorer_matches_by_overlap_and_value():
 # ---------------------------------------------------------------------------------------------
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sti_portal.targets.cli", *args], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "sti_portal.cli.targets", *args], cwd=REPO,
                           capture_output=True, text=True, encoding="utf-8", timeout=120)
 
 
@@ -252,6 +252,6 @@ def test_cli_bad_files(tmp_path):
 
 
 def test_cli_group_is_importable():
-    from sti_portal.targets.cli import targets
+    from sti_portal.cli.targets import targets
 
     assert set(targets.commands) >= {"extract", "score"}

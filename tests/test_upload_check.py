@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import run_sti
-from sources.upload import Release, read_upload
+from sti_portal.uploads.read import Release, read_upload
 from upload_helpers import BAD, GOOD, TEMPLATES, bad_cases, copy_home, published_state, stage
 
 CASES = bad_cases()

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sti_portal import catalogue, validate
-from sti_portal.validate import CANDIDATE_COLUMNS
+from sti_portal.core import catalogue
+from sti_portal.quality import validate
+from sti_portal.quality.validate import CANDIDATE_COLUMNS
 
 YEARS = [2018, 2019, 2020, 2021]
 OLD, NEW = "cn_sti_yearbook_2021", "cn_sti_yearbook_2022"

@@ -18,7 +18,7 @@ from pathlib import Path
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
 
-from sti_portal import downloads as built
+from sti_portal.publish import downloads as built
 
 DATABASE = "sti"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "csv_bom": "text/csv; charset=utf-8",

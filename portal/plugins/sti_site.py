@@ -412,8 +412,8 @@ def downloads_dir(datasette) -> Path | None:
 
 
 def downloads_manifest(datasette) -> dict | None:
-    """The manifest of the served downloads (read once per version: sti_portal.downloads caches it)."""
-    from sti_portal.downloads import read_manifest
+    """The manifest of the served downloads (read once per version: sti_portal.publish.downloads caches it)."""
+    from sti_portal.publish.downloads import read_manifest
 
     return read_manifest(downloads_dir(datasette))
 
@@ -442,7 +442,7 @@ def page_url(datasette, request) -> str:
 def _catalogue_order() -> dict[str, int]:
     """Indicators in the catalogue's order (rd_intensity first), not alphabetical."""
     try:
-        from sti_portal.config import CATALOGUE_DIR
+        from sti_portal.core.settings import CATALOGUE_DIR
 
         with open(CATALOGUE_DIR / "indicators.csv", encoding="utf-8", newline="") as handle:
             return {row["indicator_id"]: n for n, row in enumerate(csv.DictReader(handle))}

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sti_portal import catalogue, config
-from sti_portal.config import CATALOGUE_DIR
-from sti_portal.releases import newest_per_key
+from sti_portal.core import catalogue
+from sti_portal.core import settings as config
+from sti_portal.core.settings import CATALOGUE_DIR
+from sti_portal.core.releases import newest_per_key
 
 from .extract import FIELDS, INDICATOR_IDS, extract_statements
 from .numbers import to_base

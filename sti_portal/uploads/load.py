@@ -22,10 +22,13 @@ from typing import Callable
 
 import pandas as pd
 
-from sources.upload import Problem, Release, UploadRead, read_upload
-from sti_portal import archive, checks, generations, incremental
-from sti_portal.config import Paths
-from sti_portal.harmonise import HarmonisedBatch, HarmoniseError, harmonise
+from sti_portal.uploads.read import Problem, Release, UploadRead, read_upload
+from sti_portal.publish import archive
+from sti_portal.uploads import checks
+from sti_portal.publish import generations
+from sti_portal.publish import incremental
+from sti_portal.core.settings import Paths
+from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
 
 DERIVED_SOURCE_ID = "sti_portal_derived"
 
@@ -147,8 +150,8 @@ class BaseUnreadable(RuntimeError):
 def base_from_inputs(paths: Paths, uploads: list[archive.ArchivedUpload]) -> Base:
     """Every input read afresh: bundled snapshots + archived uploads (what the new warehouse is built from)."""
     from sources.common import SourceFormatError
-    from sources.upload import extract_archived
-    from sti_portal import steps
+    from sti_portal.uploads.read import extract_archived
+    from sti_portal.transform import steps
 
     try:
         frames = _snapshot_frames()
@@ -168,7 +171,8 @@ _SNAPSHOT_MEMO: dict[tuple, list[pd.DataFrame]] = {}
 def _snapshot_frames() -> list[pd.DataFrame]:
     """Every source adapter's tidy frame. Memoised within the process on the snapshot files' names, sizes and
     modification times (a long-lived process, e.g. the test session, reads them once)."""
-    from sti_portal import config, steps
+    from sti_portal.core import settings as config
+    from sti_portal.transform import steps
 
     folder = config.snapshot_dir()
     fingerprint = (str(folder), tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
@@ -231,8 +235,8 @@ def evaluate(files: list[FileOutcome], base: Base | None, now: datetime, outcome
              scope_of: Callable[[pd.DataFrame], Base] | None = None) -> Evaluation | None:
     """Read, check and validate the files against `base` (every published row), or against the rows
     `scope_of(new rows)` returns (the series the files touch: the incremental path)."""
-    from sti_portal import steps
-    from sti_portal.validate import GROUP_FRAMES, validate_all
+    from sti_portal.transform import steps
+    from sti_portal.quality.validate import GROUP_FRAMES, validate_all
 
     reads = read_files(files, now, outcome)
     columns = list(base.observations.columns) if base is not None else list(incremental.HARMONISED_COLUMNS)
@@ -308,7 +312,7 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
     except Exception as exc:   # the statistician gets a sentence and the log path, never a traceback
         outcome.error = _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
-    from sti_portal import report
+    from sti_portal.uploads import report
 
     report.write_batch_reports(paths, outcome)
     return outcome
@@ -332,7 +336,7 @@ def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, 
     except Exception as exc:
         outcome.error = _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
-    from sti_portal import report
+    from sti_portal.uploads import report
 
     report.write_batch_reports(paths, outcome)
     report.write_file_reports(outcome)
@@ -402,9 +406,9 @@ def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool
 
 def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
              base: Base, evaluation: Evaluation, base_id: str | None, now: datetime) -> None:
-    from sti_portal import steps
-    from sti_portal.publish import publish
-    from warehouse.store import write_warehouse
+    from sti_portal.transform import steps
+    from sti_portal.publish.portal_db import publish
+    from sti_portal.store.warehouse import write_warehouse
 
     entries = _stage_archive(paths, todo, now)
     tick = time.perf_counter()
@@ -470,8 +474,9 @@ def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome]
                          published: list[archive.ArchivedUpload], appended_to: Path, evaluation: Evaluation,
                          base_id: str | None, now: datetime) -> None:
     """The batch appended to copies of the published files (sti_portal/incremental.py), then switched in."""
-    from sti_portal import downloads, steps
-    from warehouse.store import releases_frame
+    from sti_portal.publish import downloads
+    from sti_portal.transform import steps
+    from sti_portal.store.warehouse import releases_frame
 
     entries = _stage_archive(paths, todo, now)
     timings = outcome.timings

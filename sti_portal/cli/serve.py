@@ -21,7 +21,7 @@ import sys
 
 import click
 
-from sti_portal.config import PORTAL_DIR, Paths
+from sti_portal.core.settings import PORTAL_DIR, Paths
 
 # Public-safe limits: short SQL time limit, bounded rows, no facet or suggestion work beyond that.
 # Whole tables are pre-built files under /downloads, so Datasette never streams a table row by row.

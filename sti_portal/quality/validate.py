@@ -1,7 +1,7 @@
 """Validation with Great Expectations 1.x, pushed down to DuckDB.
 
 Rules live as GX suite files in expectations/ (generated from the indicator catalogue by
-`python -m sti_portal.validate --write-suites` and committed, so a change of rule shows in review).
+`python -m sti_portal.quality.validate --write-suites` and committed, so a change of rule shows in review).
 Some rules are about groups of rows (coverage, additivity, year-on-year change, first release versus
 yearbook); for those a frame with one row per group is computed and GX validates that frame, so every
 rule is still a GX expectation with a GX result.
@@ -45,9 +45,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sti_portal import catalogue
-from sti_portal.config import EXPECTATIONS_DIR
-from sti_portal.releases import KIND_PRECEDENCE, OBSERVATION_KEY, newest_per_key, release_order
+from sti_portal.core import catalogue
+from sti_portal.core.settings import EXPECTATIONS_DIR
+from sti_portal.core.releases import KIND_PRECEDENCE, OBSERVATION_KEY, newest_per_key, release_order
 
 N_PROVINCES = 31
 FIRST_DATA_YEAR = 1990

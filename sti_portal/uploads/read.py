@@ -161,7 +161,7 @@ class IndicatorResolver:
     """Indicator id, Chinese or English name, or alias -> indicator id."""
 
     def __init__(self) -> None:
-        from sti_portal import catalogue
+        from sti_portal.core import catalogue
 
         self.indicators = catalogue.indicators()
         self.keys: dict[str, str] = {}
@@ -200,8 +200,8 @@ class Regions:
     """Region code or Chinese/English name (with or without suffix) -> GB/T 2260 code, with suggestions."""
 
     def __init__(self) -> None:
-        from sti_portal import catalogue
-        from sti_portal.harmonise import RegionResolver
+        from sti_portal.core import catalogue
+        from sti_portal.transform.harmonise import RegionResolver
 
         self.resolver = RegionResolver.from_catalogue()
         self.table = catalogue.china_regions().set_index("region_code")
@@ -228,19 +228,19 @@ class Regions:
 
 
 def _zh_key(label: str) -> str:
-    from sti_portal.harmonise import _zh_key as key
+    from sti_portal.transform.harmonise import _zh_key as key
 
     return key(label)
 
 
 def _en_key(label: str) -> str:
-    from sti_portal.harmonise import _en_key as key
+    from sti_portal.transform.harmonise import _en_key as key
 
     return key(label)
 
 
 def accepted_units(target_unit: str) -> list[str]:
-    from sti_portal.harmonise import UNIT_CONVERSIONS
+    from sti_portal.transform.harmonise import UNIT_CONVERSIONS
 
     return [target_unit] + sorted(source for source, target in UNIT_CONVERSIONS if target == target_unit)
 
@@ -905,7 +905,7 @@ def yearbook_specs() -> list:
     """Every yearbook table the source adapters read (their TABLES), with the adapter module name."""
     import importlib
 
-    from sti_portal.steps import SOURCE_ADAPTERS
+    from sti_portal.transform.steps import SOURCE_ADAPTERS
 
     specs = []
     for module_name in SOURCE_ADAPTERS.values():
@@ -1010,7 +1010,7 @@ def _strip_path(message: str, path: Path) -> str:
 def extract_archived(entries, locate) -> tuple[pd.DataFrame, list[str]]:
     """Tidy rows of every archived upload (for `sti build`), and any problem re-reading them.
 
-    `entries` are sti_portal.archive.ArchivedUpload, `locate(entry)` gives the archived file's path.
+    `entries` are sti_portal.publish.archive.ArchivedUpload, `locate(entry)` gives the archived file's path.
     """
     frames, problems = [], []
     for entry in entries:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sti_portal.config import CATALOGUE_DIR
+from sti_portal.core.settings import CATALOGUE_DIR
 
 BOOLEAN_COLUMNS = ("additive", "full_coverage", "derived")
 # Extra region catalogues (same columns as catalogue/regions.csv, e.g. prefecture- or county-level units),

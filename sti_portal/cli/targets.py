@@ -1,9 +1,9 @@
 """Command line for the policy-target extractor.
 
-    python -m sti_portal.targets.cli extract FILE... [--format jsonl|table]
-    python -m sti_portal.targets.cli score GOLD_DIR [PRED.jsonl] [--errors]
+    python -m sti_portal.cli.targets extract FILE... [--format jsonl|table]
+    python -m sti_portal.cli.targets score GOLD_DIR [PRED.jsonl] [--errors]
 
-The click group ``targets`` is importable (``from sti_portal.targets.cli import targets``) so that it
+The click group ``targets`` is importable (``from sti_portal.cli.targets import targets``) so that it
 can be registered under the main ``sti`` command. Unreadable input gives a one-line error naming the
 file and exit code 1, never a traceback.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import click
 
-from .extract import FIELDS, extract_file
-from .score import format_errors, format_table, score_dir
+from sti_portal.targets.extract import FIELDS, extract_file
+from sti_portal.targets.score import format_errors, format_table, score_dir
 
 
 def _fail(message: str) -> None:

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE_DIR = REPO_ROOT / "catalogue"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 PORTAL_DIR = REPO_ROOT / "portal"

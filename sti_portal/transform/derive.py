@@ -20,7 +20,7 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from sti_portal.releases import newest_per_key
+    from sti_portal.core.releases import newest_per_key
 
     patents = observations[observations["indicator_id"] == "invention_patents_in_force"]
     population = newest_per_key(observations[observations["indicator_id"] == "population"])

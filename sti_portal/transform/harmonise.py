@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pycountry
 
-from sti_portal import catalogue
+from sti_portal.core import catalogue
 
 # Administrative suffixes dropped before matching Chinese names (longest first).
 ZH_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")

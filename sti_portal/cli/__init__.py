@@ -7,7 +7,7 @@ import time
 
 import click
 
-from sti_portal import config
+from sti_portal.core import settings as config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def main() -> None:
 @main.command()
 def build() -> None:
     """Build the warehouse from the bundled sources, validate it and publish sti.db."""
-    from sti_portal.runner import run_build
+    from sti_portal.cli.build import run_build
 
     sys.exit(run_build(config.paths().ensure()))
 
@@ -27,7 +27,7 @@ def build() -> None:
 @click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
 def serve(port: int) -> None:
     """Serve the portal (Datasette, read-only) on 127.0.0.1."""
-    from sti_portal.serve import serve_portal
+    from sti_portal.cli.serve import serve_portal
 
     sys.exit(serve_portal(config.paths(), port))
 
@@ -36,8 +36,8 @@ def serve(port: int) -> None:
 @click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
 def up(port: int) -> None:
     """Build, then serve."""
-    from sti_portal.runner import run_build
-    from sti_portal.serve import serve_portal
+    from sti_portal.cli.build import run_build
+    from sti_portal.cli.serve import serve_portal
 
     paths = config.paths().ensure()
     status = run_build(paths)
@@ -58,8 +58,8 @@ def check(files: tuple[str, ...]) -> None:
     """
     from pathlib import Path
 
-    from sti_portal.load import check_files
-    from sti_portal.report import render_text
+    from sti_portal.uploads.load import check_files
+    from sti_portal.uploads.report import render_text
 
     _quiet_libraries()
     paths = config.paths().ensure()
@@ -87,8 +87,8 @@ def load(files: tuple[str, ...], wait_seconds: float | None, rebuild: bool) -> N
     """
     from pathlib import Path
 
-    from sti_portal.load import load_files
-    from sti_portal.report import render_text
+    from sti_portal.uploads.load import load_files
+    from sti_portal.uploads.report import render_text
 
     _quiet_libraries()
     paths = config.paths().ensure()
@@ -109,7 +109,7 @@ def _quiet_libraries() -> None:
 
 def _register_optional_groups() -> None:
     try:
-        from sti_portal.targets.cli import targets
+        from sti_portal.cli.targets import targets
     except ImportError:
         return
     main.add_command(targets)

@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sti_portal.derive import DERIVATION_INPUTS, DERIVED_SOURCE_ID
+from sti_portal.transform.derive import DERIVATION_INPUTS, DERIVED_SOURCE_ID
 
 
 KEY = ["region_code", "indicator_id", "year"]
@@ -107,7 +107,7 @@ def change_of(scope_candidate: pd.DataFrame, releases: list[str]) -> Change:
 def write_warehouse_copy(published: Path, target: Path, change: Change, *, releases: pd.DataFrame,
                          aliases: pd.DataFrame, validation_results: pd.DataFrame, built_at_utc: str) -> str:
     """A copy of the published warehouse with the change applied (atomically: tmp file, then rename)."""
-    from warehouse import store
+    from sti_portal.store import warehouse as store
 
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -185,8 +185,8 @@ def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.
     The views are evaluated over a copy of just the touched keys' fact rows (every release of them), so
     the window functions of `observations` and `revisions` see whole keys and nothing else.
     """
-    from sti_portal.config import WAREHOUSE_SQL_DIR
-    from sti_portal.publish import PUBLISHED_TABLES
+    from sti_portal.core.settings import WAREHOUSE_SQL_DIR
+    from sti_portal.publish.portal_db import PUBLISHED_TABLES
 
     con = duckdb.connect()
     try:
@@ -271,7 +271,7 @@ HARMONISED_COLUMNS = ("source_id", "release", "release_kind", "vintage", "indica
 def appendable(generation: Path) -> bool:
     """Whether a published generation can take an incremental load: its warehouse keeps partition digests
     and its downloads are stored as parts (generations written before either must be rebuilt once)."""
-    from sti_portal import downloads
+    from sti_portal.publish import downloads
 
     warehouse, portal, folder = generation / "warehouse.duckdb", generation / "sti.db", generation / "downloads"
     if not (warehouse.exists() and portal.exists() and folder.exists()):

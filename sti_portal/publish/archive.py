@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sti_portal.config import Paths
+from sti_portal.core.settings import Paths
 
 STAGING = ".staging"
 SIDECAR_SUFFIX = ".source.json"
@@ -147,7 +147,7 @@ def listed(paths: Paths) -> list[ArchivedUpload]:
 
 def published_uploads(paths: Paths) -> list[ArchivedUpload]:
     """The uploads the published warehouse was built from (what `sti build` rebuilds from)."""
-    from sti_portal import generations
+    from sti_portal.publish import generations
 
     generation = generations.current_generation(paths)
     if generation is None:

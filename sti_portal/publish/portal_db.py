@@ -1,7 +1,7 @@
 """Publish the warehouse as the SQLite database Datasette serves (the "grapher" step).
 
 The new sti.db is written next to the old one and swapped in with os.replace, so a reader sees the
-old file or the new one, never a half-written one. The pre-built downloads (sti_portal.downloads) are
+old file or the new one, never a half-written one. The pre-built downloads (sti_portal.publish.downloads) are
 written from the same staged tables before the swap, into a new version directory, and the `downloads`
 symlink is swapped right after sti.db: a failure anywhere before the swap publishes nothing.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from sti_portal import downloads
+from sti_portal.publish import downloads
 
 # Tables copied to sti.db, with the SELECT that shapes each (dates and decimals as SQLite-friendly types).
 PUBLISHED_TABLES = {

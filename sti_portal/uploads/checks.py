@@ -8,7 +8,7 @@
 * the Great Expectations suites (sti_portal/validate.py, the same ones `sti build` runs), run on the
   published data plus the files: each failing row is traced back to its file, sheet, row and column.
 
-All of them add `sources.upload.Problem`s to the files' `UploadRead`s; none stops at the first problem.
+All of them add `sti_portal.uploads.read.Problem`s to the files' `UploadRead`s; none stops at the first problem.
 """
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from functools import lru_cache
 
 import pandas as pd
 
-from sources.upload import Problem, UploadRead
-from sti_portal import catalogue
-from sti_portal.harmonise import UNIT_CONVERSIONS
-from sti_portal.releases import OBSERVATION_KEY
-from sti_portal.validate import SuiteOutcome, expectation_label, load_suite
+from sti_portal.uploads.read import Problem, UploadRead
+from sti_portal.core import catalogue
+from sti_portal.transform.harmonise import UNIT_CONVERSIONS
+from sti_portal.core.releases import OBSERVATION_KEY
+from sti_portal.quality.validate import SuiteOutcome, expectation_label, load_suite
 
 JUMP_FACTOR = 10.0
 KEY_COLUMNS = "region, indicator, year"
@@ -102,7 +102,7 @@ def year_checks(reads: list[UploadRead], today: date) -> None:
 
 def published_current(base: pd.DataFrame) -> pd.DataFrame:
     """The newest published value per region, indicator and year (the portal's `observations`)."""
-    from sti_portal.releases import newest_per_key
+    from sti_portal.core.releases import newest_per_key
 
     if base.empty:
         return base

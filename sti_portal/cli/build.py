@@ -7,7 +7,7 @@ import time
 
 import click
 
-from sti_portal.config import Paths
+from sti_portal.core.settings import Paths
 
 
 def _instance(paths: Paths):
@@ -29,7 +29,7 @@ def run_build(paths: Paths) -> int:
     _quiet_dagster_logs()
     from pipelines.definitions import defs
 
-    from sti_portal import generations
+    from sti_portal.publish import generations
 
     job = defs.resolve_job_def("build_all")
     try:

@@ -69,8 +69,8 @@ from typing import Iterable, Iterator
 
 import yaml
 
-from sti_portal.config import PORTAL_DIR
-from sti_portal.derive import DERIVED_SOURCE_ID
+from sti_portal.core.settings import PORTAL_DIR
+from sti_portal.transform.derive import DERIVED_SOURCE_ID
 
 PORTAL_NAME = "sti-portal"
 BOM = "\ufeff"
@@ -237,7 +237,7 @@ class _Rows:
 
 
 class _StagedRows(_Rows):
-    """Tables staged by sti_portal.publish in the main schema of an in-memory DuckDB database."""
+    """Tables staged by sti_portal.publish.portal_db in the main schema of an in-memory DuckDB database."""
 
     def __init__(self, con, tables: Iterable[str], schema: str = "memory.main"):
         super().__init__(con)
@@ -267,7 +267,7 @@ class _SqliteRows(_Rows):
 
     def __init__(self, con, path: Path):
         super().__init__(con)
-        from sti_portal.publish import sqlite_extension_path
+        from sti_portal.publish.portal_db import sqlite_extension_path
 
         con.execute(f"LOAD {_lit(sqlite_extension_path())}")
         con.execute(f"ATTACH {_lit(str(path))} AS {self.ALIAS} (TYPE sqlite, READ_ONLY)")
@@ -1090,7 +1090,7 @@ def prepare(portal_db: Path, home: Path, *, con=None, tables: Iterable[str] | No
     """Build every download for a not-yet-published sti.db into a new version directory under `home`.
 
     The rows come from `con` when given: a DuckDB connection (or cursor) whose `memory.main` schema holds
-    the published tables as sti_portal.publish stages them (`tables`: their names, each in its published
+    the published tables as sti_portal.publish.portal_db stages them (`tables`: their names, each in its published
     order); else from the sti.db file at `portal_db`, copied into memory first. Both give the same bytes.
     """
     own = con is None

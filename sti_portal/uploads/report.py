@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sti_portal.config import Paths
+from sti_portal.core.settings import Paths
 
 STATUS_WORDS = {
     "valid": "VALID", "invalid": "INVALID", "accepted": "LOADED", "rejected": "REJECTED",
@@ -168,7 +168,7 @@ def render_html(outcome, files=None) -> str:
         parts.append("<h2>Great Expectations suites</h2><p class='meta'>The same suites <code>sti build</code> runs "
                      "(expectations/*.json), on the published data plus these files.</p>")
         parts.append("<table><tr><th>suite</th><th>about</th><th>expectations</th><th>result for these files</th></tr>")
-        from sti_portal.validate import load_suite
+        from sti_portal.quality.validate import load_suite
 
         for suite in outcome.suites:
             errors, warnings = _suite_problems(suite.suite, files)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sti_portal import catalogue, config
-from sti_portal.derive import derive_all
-from sti_portal.harmonise import HarmonisedBatch, RegionResolver, country_regions, harmonise
-from sti_portal.validate import bulletin_agreement_frame
+from sti_portal.core import catalogue
+from sti_portal.core import settings as config
+from sti_portal.transform.derive import derive_all
+from sti_portal.transform.harmonise import HarmonisedBatch, RegionResolver, country_regions, harmonise
+from sti_portal.quality.validate import bulletin_agreement_frame
 
 # Asset name -> adapter module in sources/.
 SOURCE_ADAPTERS = {

@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sti_portal import catalogue
-from sti_portal.config import WAREHOUSE_SQL_DIR
-from sti_portal.releases import KIND_PRECEDENCE
+from sti_portal.core import catalogue
+from sti_portal.core.settings import WAREHOUSE_SQL_DIR
+from sti_portal.core.releases import KIND_PRECEDENCE
 from sti_portal.targets import tables as policy_targets_tables
 
 # Sorted in DuckDB on the way in (not in pandas): the order the portal reads partitions in, so each

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from sti_portal.config import Paths
+from sti_portal.core.settings import Paths
 
 MANIFEST = "manifest.json"
 PUBLISHED_NAMES = ("warehouse.duckdb", "sti.db", "downloads")
@@ -192,7 +192,7 @@ def _ensure_links(paths: Paths) -> None:
 
 def recover(paths: Paths) -> list[str]:
     """Clean up after a killed writer (call with the lock held). Returns what was done, for the log."""
-    from sti_portal import archive
+    from sti_portal.publish import archive
 
     actions = []
     actions += _migrate_plain_files(paths)

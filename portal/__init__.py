@@ -1,0 +1,1 @@
+"""The public portal: Datasette plugins, templates, static files and metadata."""
