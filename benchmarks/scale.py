@@ -149,7 +149,7 @@ def _unit_conversions_sql() -> str:
 def raw_checks_sql() -> dict[str, str]:
     """The rules of expectations/*.json as plain SQL over `fact`; each query returns the failing row count."""
     from sti_portal.core.releases import KIND_PRECEDENCE
-    from sti_portal.quality.validate import ADDITIVITY_REL_TOLERANCE, FIRST_DATA_YEAR, LAST_DATA_YEAR, N_PROVINCES, OBS_STATUS_CODES
+    from sti_portal.quality.suites import ADDITIVITY_REL_TOLERANCE, FIRST_DATA_YEAR, LAST_DATA_YEAR, N_PROVINCES, OBS_STATUS_CODES
 
     statuses = ", ".join(f"'{s}'" for s in OBS_STATUS_CODES)
     kinds = ", ".join(f"'{k}'" for k in KIND_PRECEDENCE)
@@ -188,7 +188,8 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
     """The same work done directly: DuckDB read_csv, the rules as SQL, current values, export to SQLite."""
     import duckdb
 
-    from sti_portal.publish.portal_db import INDEXES, sqlite_extension_path
+    from sti_portal.publish.portal_db import INDEXES
+    from sti_portal.publish.sqlite_extension import sqlite_extension_path
 
     out.mkdir(parents=True, exist_ok=True)
     for name in ("raw.duckdb", "raw.db"):

@@ -19,26 +19,20 @@ import pandas as pd
 
 from pipelines import loads
 from pipelines.resources import StiHome, WriterLock
-from sti_portal.uploads.read import extract_archived
-from sti_portal.publish import archive
-from sti_portal.core import settings as config
-from sti_portal.publish import generations
-from sti_portal.publish import portal_db as publishing
-from sti_portal.transform import steps
-from sti_portal.quality.validate import GROUP_FRAMES, validate_all
 from pipelines.targets import TARGET_ASSETS, TARGET_CHECKS
+from sti_portal.core.settings import WRITER_TAGS, Paths
+from sti_portal.publish import archive, assemble, generations
+from sti_portal.quality.validate import GROUP_FRAMES, validate_all
 from sti_portal.targets.tables import PolicyTargets
-from sti_portal.store.warehouse import write_warehouse
+from sti_portal.transform import steps
+from sti_portal.uploads.read import extract_archived
 
 
-WRITER_TAGS = {"sti/writes": "warehouse"}   # the run queue starts one such run at a time (dagster.yaml)
-
-
-def _run_generation(paths: config.Paths, run_id: str) -> Path:
+def _run_generation(paths: Paths, run_id: str) -> Path:
     return paths.generations / f"run-{run_id}"
 
 
-def _inputs_file(paths: config.Paths, run_id: str) -> Path:
+def _inputs_file(paths: Paths, run_id: str) -> Path:
     return paths.reports / "runs" / run_id / "inputs" / "uploads.json"
 
 
@@ -62,7 +56,7 @@ SOURCE_ASSETS = [_source_asset(name) for name in steps.SOURCE_ADAPTERS]
 def archived_uploads(context: dg.AssetExecutionContext, sti_home: StiHome, writer: WriterLock) -> pd.DataFrame:
     """Tidy rows of every upload the published generation was built from (STI_HOME/archive/, see `sti load`)."""
     paths = sti_home.paths()
-    entries = archive.published_uploads(paths)
+    entries = generations.published_uploads(paths)
     frame, problems = extract_archived(entries, lambda entry: archive.locate(paths, entry))
     if problems:
         raise dg.Failure(description="archived uploads no longer read cleanly:\n" + "\n".join(problems))
@@ -84,60 +78,56 @@ def harmonised_observations(context: dg.AssetExecutionContext, **frames: pd.Data
     return batch
 
 
-@dg.asset(group_name="garden", kinds={"pandas"})
-def candidate_observations(context: dg.AssetExecutionContext, harmonised_observations: steps.HarmonisedBatch) -> pd.DataFrame:
-    """Every value of every release, with derived indicators: what the checks validate before storing."""
+GX_CHECK_SPECS = [
+    dg.AssetCheckSpec(name=f"gx_{suite}", asset="candidate_observations", blocking=True,
+                      description=f"Great Expectations suite expectations/{suite}.json")
+    for suite in GROUP_FRAMES
+]
+
+
+@dg.multi_asset(
+    group_name="garden", check_specs=GX_CHECK_SPECS,
+    outs={"candidate_observations": dg.AssetOut(kinds={"pandas"}, description=(
+              "Every value of every release, with derived indicators: what the checks validate before storing.")),
+          "validation_results": dg.AssetOut(kinds={"pandas"}, description=(
+              "The Great Expectations suites' results on candidate_observations, one row per expectation "
+              "(published as the table validation_results)."))})
+def candidate_observations(harmonised_observations: steps.HarmonisedBatch):
+    """Derive, then run every Great Expectations suite as a blocking asset check of candidate_observations.
+
+    The check results and their rows flow through Dagster: the checks' results and metadata, and the
+    `validation_results` asset the warehouse stores (no files passed between steps)."""
     candidate = steps.candidate_observations(harmonised_observations)
-    context.add_output_metadata({"rows": len(candidate), "indicators": candidate["indicator_id"].nunique()})
-    return candidate
+    yield dg.Output(candidate, output_name="candidate_observations",
+                    metadata={"rows": len(candidate), "indicators": candidate["indicator_id"].nunique()})
+    outcomes = validate_all(candidate, list(GROUP_FRAMES))
+    validation_rows = [row for outcome in outcomes for row in outcome.table_rows()]
+    yield dg.Output(validation_rows, output_name="validation_results", metadata={"rows": len(validation_rows)})
+    for suite, outcome in zip(GROUP_FRAMES, outcomes):
+        yield _check_result(suite, outcome)
 
 
-def _gx_check(suite: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=candidate_observations, name=f"gx_{suite}", blocking=True,
-                    description=f"Great Expectations suite expectations/{suite}.json")
-    def _check(context: dg.AssetCheckExecutionContext, sti_home: StiHome,
-               candidate_observations: pd.DataFrame) -> dg.AssetCheckResult:
-        outcome = validate_all(candidate_observations, [suite])[0]
-        report_dir = sti_home.paths().reports / "runs" / context.run.run_id
-        report_dir.mkdir(parents=True, exist_ok=True)
-        (report_dir / f"{suite}.json").write_text(json.dumps(outcome.table_rows(), ensure_ascii=False, indent=1), encoding="utf-8")
-        severity = dg.AssetCheckSeverity.ERROR if outcome.blocking_failures else dg.AssetCheckSeverity.WARN
-        return dg.AssetCheckResult(
-            passed=not outcome.failures, severity=severity,
-            metadata={"report": dg.MetadataValue.md(f"```\n{outcome.report()}\n```"),
-                      "failing_expectations": len(outcome.failures), "rows_checked": outcome.frame_rows})
-
-    return _check
-
-
-GX_CHECKS = [_gx_check(suite) for suite in GROUP_FRAMES]
+def _check_result(suite: str, outcome) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if outcome.blocking_failures else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        asset_key="candidate_observations", check_name=f"gx_{suite}", passed=not outcome.failures, severity=severity,
+        metadata={"report": dg.MetadataValue.md(f"```\n{outcome.report()}\n```"),
+                  "failing_expectations": len(outcome.failures), "rows_checked": outcome.frame_rows})
 
 
 @dg.asset(group_name="warehouse", kinds={"duckdb"})
 def warehouse(context: dg.AssetExecutionContext, sti_home: StiHome, writer: WriterLock,
               harmonised_observations: steps.HarmonisedBatch, candidate_observations: pd.DataFrame,
-              policy_targets: PolicyTargets) -> None:
+              validation_results: list[dict], policy_targets: PolicyTargets) -> None:
     """The DuckDB warehouse: dimensions, the long fact table with every release, current and revision views.
 
     Written into this run's new generation; published when `portal_db` switches the generation in."""
     paths = sti_home.paths()
     generation = _run_generation(paths, context.run.run_id)
     generation.mkdir(parents=True, exist_ok=True)
-    report_dir = paths.reports / "runs" / context.run.run_id
-    validation_rows = [row for path in sorted(report_dir.glob("*.json"))
-                       for row in json.loads(path.read_text(encoding="utf-8"))]
-    dropped = harmonised_observations.dropped.rename(columns={"drop_reason": "reason"})
-    digest = write_warehouse(
-        generation / "warehouse.duckdb",
-        observations=candidate_observations,
-        regions=steps.regions_table(candidate_observations),
-        aliases=harmonised_observations.aliases,
-        dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
-        release_differences=steps.release_differences(candidate_observations),
-        validation_results=steps.validation_table(validation_rows),
-        build_info=steps.build_info(candidate_observations),
-        policy_targets=policy_targets,
-    )
+    digest = assemble.write_warehouse_into(generation, assemble.GenerationInputs(
+        candidate=candidate_observations, aliases=harmonised_observations.aliases,
+        dropped=harmonised_observations.dropped, validation_rows=validation_results, policy_targets=policy_targets))
     context.add_output_metadata({"path": str(paths.warehouse), "generation": generation.name, "content_sha256": digest,
                                  "observation_history_rows": len(candidate_observations)})
 
@@ -148,10 +138,10 @@ def portal_db(context: dg.AssetExecutionContext, sti_home: StiHome, writer: Writ
     paths = sti_home.paths()
     run_id = context.run.run_id
     generation = _run_generation(paths, run_id)
-    if not (generation / "warehouse.duckdb").exists():   # portal_db materialised on its own: republish as is
+    if not (generation / assemble.WAREHOUSE_FILE).exists():   # portal_db materialised on its own: republish as is
         generation.mkdir(parents=True, exist_ok=True)
-        os.link(paths.warehouse.resolve(), generation / "warehouse.duckdb")
-    counts = publishing.publish(generation / "warehouse.duckdb", generation / "sti.db")
+        os.link(paths.warehouse.resolve(), generation / assemble.WAREHOUSE_FILE)
+    counts = assemble.write_portal_into(generation)
     inputs_file = _inputs_file(paths, run_id)
     if inputs_file.exists():
         inputs = json.loads(inputs_file.read_text(encoding="utf-8"))
@@ -172,7 +162,7 @@ build_all = dg.define_asset_job(
 defs = dg.Definitions(
     assets=[*SOURCE_ASSETS, archived_uploads, harmonised_observations, candidate_observations, warehouse, portal_db,
             *TARGET_ASSETS, *loads.ASSETS],
-    asset_checks=[*GX_CHECKS, *TARGET_CHECKS],
+    asset_checks=[*TARGET_CHECKS],
     jobs=[build_all, *loads.JOBS],
     sensors=loads.SENSORS,
     schedules=loads.SCHEDULES,

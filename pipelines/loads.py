@@ -10,10 +10,9 @@
   publishes (catalogue/release_calendar.csv), tagged with the source that is due.
 
 Runs that write the warehouse carry the tag sti/writes; the instance's run queue starts one at a time
-(dagster.yaml written by sti_portal/config.py), and every writer takes STI_HOME's file lock anyway.
+(dagster.yaml written by sti_portal/core/settings.py), and every writer takes STI_HOME's file lock anyway.
 """
 import json
-import os
 import time
 from pathlib import Path
 
@@ -21,11 +20,12 @@ import dagster as dg
 
 from pipelines.resources import StiHome
 from sti_portal.core import catalogue
+from sti_portal.core.settings import WRITER_TAGS, load_settings
 from sti_portal.publish.archive import sha256_of
 from sti_portal.quality.validate import GROUP_FRAMES
+from sti_portal.uploads.load import load_files
+from sti_portal.uploads.report import render_text
 
-WRITER_TAGS = {"sti/writes": "warehouse"}
-SETTLE_SECONDS_ENV = "STI_INBOX_SETTLE_SECONDS"   # a file younger than this may still be being copied
 IGNORED_PREFIXES = (".", "~$")
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp", ".partial")
 SUITES = list(GROUP_FRAMES)
@@ -41,44 +41,80 @@ CHECK_SPECS = [
 
 class UploadFile(dg.Config):
     path: str
+    signature: str = ""   # "mtime_ns:size" when the sensor saw the file complete; a changed file is not loaded
 
 
 @dg.asset(name="statistician_upload", group_name="uploads", kinds={"python"}, check_specs=CHECK_SPECS,
-          description="The latest file loaded from STI_HOME/inbox: its verdict, report and checks (see `sti load`).")
-def statistician_upload(context: dg.AssetExecutionContext, config: UploadFile, sti_home: StiHome) -> dg.MaterializeResult:
-    from sti_portal.uploads.load import load_files
-    from sti_portal.uploads.report import render_text
-
+          output_required=False,
+          description="Each file loaded from STI_HOME/inbox: its verdict, report and checks (see `sti load`). "
+                      "Materialised only when the file is loaded; a rejected file fails its run with the "
+                      "problems as a table, and its check results stay with that run.")
+def statistician_upload(context: dg.AssetExecutionContext, config: UploadFile, sti_home: StiHome):
     paths = sti_home.paths()
+    changed = _changed_since_seen(Path(config.path), config.signature)
+    if changed:
+        raise dg.Failure(description=changed, allow_retries=False)
     outcome = load_files(paths, [Path(config.path)], from_inbox=True)
     file = outcome.files[0]
+    report_path = file.reports[1] if len(file.reports) > 1 else outcome.report_html
     context.instance.add_run_tags(context.run.run_id, {"sti/verdict": outcome.verdict,
-                                                        "sti/report": str(outcome.report_html or "")})
+                                                        "sti/report": str(report_path or "")})
     text = render_text(outcome)
     context.log.info(text)
-    if outcome.error:
-        raise dg.Failure(description=outcome.error, metadata={"report": dg.MetadataValue.md(f"```\n{text}\n```")})
-    report_path = file.reports[1] if len(file.reports) > 1 else outcome.report_html
-    metadata = {
-        "verdict": outcome.verdict,
-        "file": file.name,
-        "sha256": file.sha256,
-        "release": file.release,
+    report = {"verdict": outcome.verdict, "file": file.name, "problems": dg.MetadataValue.md(_problem_table(file)),
+              "report": dg.MetadataValue.md(_fenced(text)), "report_html": dg.MetadataValue.path(str(report_path or ""))}
+    if outcome.error:   # could not run (lock busy, disk full, ...): no verdict on the file, no check results
+        raise dg.Failure(description=f"could not run: {outcome.error}", metadata=report, allow_retries=False)
+    yield from _check_results(outcome, file)
+    if outcome.rejected:   # no materialisation: the asset did not change
+        raise dg.Failure(description=f"{file.name}: REJECTED, nothing published; {file.counts()}. "
+                                     "The problems, row by row, are in the table below.",
+                         metadata={**report, "moved_to": dg.MetadataValue.path(str(file.moved_to or config.path))},
+                         allow_retries=False)
+    yield dg.MaterializeResult(metadata={
+        **report, "sha256": file.sha256, "release": file.release,
         "values": len(file.read.rows) if file.read is not None else 0,
-        "errors": len(file.errors),
-        "warnings": len(file.warnings),
+        "errors": file.read.count("error") if file.read is not None else 0,
+        "warnings": file.read.count("warning") if file.read is not None else 0,
         "moved_to": dg.MetadataValue.path(str(file.moved_to or config.path)),
-        "report_html": dg.MetadataValue.path(str(report_path)),
-        "report_link": dg.MetadataValue.url(Path(report_path).as_uri()),
-        "report": dg.MetadataValue.md(f"```\n{text}\n```"),
-    }
-    if outcome.generation:
-        metadata["generation"] = outcome.generation
-        for key in ("warehouse", "portal_db"):
-            context.log_event(dg.AssetMaterialization(
-                asset_key=key, description=f"republished by load of {file.name}",
-                metadata={"generation": outcome.generation, "release": file.release}))
-    return dg.MaterializeResult(metadata=metadata, check_results=_check_results(outcome, file))
+        # The warehouse and sti.db this load published (it runs the load itself, not Dagster's assets).
+        "generation": outcome.generation or "",
+        "publication": outcome.publication or "none (already loaded)",
+    })
+
+
+def _changed_since_seen(path: Path, signature: str) -> str:
+    if not signature or not path.is_file():
+        return ""
+    stat = path.stat()
+    if f"{stat.st_mtime_ns}:{stat.st_size}" == signature:
+        return ""
+    return (f"{path.name} changed after the sensor saw it complete: it is still being written. Nothing was read; "
+            "it is picked up again once it stops changing (drop files as <name>.part and rename them when copied)")
+
+
+def _fenced(text: str, limit: int = 20_000) -> str:
+    body = text if len(text) <= limit else text[:limit] + "\n… (cut here; the whole report is in report_html)"
+    return f"```\n{body}\n```"
+
+
+def _cell(value) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")[:200]
+
+
+def _problem_table(file, limit: int = 100) -> str:
+    """The file's problems as a Markdown table (row, column, found, expected, problem): what the statistician reads."""
+    problems = file.problems
+    if not problems:
+        return file.note or "no problems"
+    lines = ["| severity | sheet | row | column | found | expected | problem |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {p.severity} | {_cell(p.sheet)} | {_cell(p.row)} | {_cell(p.column or p.cell)} | {_cell(p.found)} | "
+              f"{_cell(p.expected)} | {_cell(p.message)} |" for p in problems[:limit]]
+    rest = len(problems) - limit
+    if rest > 0 or file.unlisted():
+        lines.append("")
+        lines.append(" ".join(x for x in (f"… {rest} more listed in the report." if rest > 0 else "", file.unlisted()) if x))
+    return "\n".join(lines)
 
 
 def _check_results(outcome, file) -> list[dg.AssetCheckResult]:
@@ -87,8 +123,10 @@ def _check_results(outcome, file) -> list[dg.AssetCheckResult]:
     results = [dg.AssetCheckResult(
         check_name="file_checks", passed=not file_level,
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
-        metadata={"errors": len(errors), "warnings": len(file_level) - len(errors),
-                  "problems": dg.MetadataValue.md(_problem_list(file_level) or file.note or "none")})]
+        metadata={"file": file.name, "sha256": file.sha256, "verdict": outcome.verdict,
+                  "errors": len(errors), "warnings": len(file_level) - len(errors),
+                  "problems": dg.MetadataValue.md(_problem_list(file_level) or file.note or "none"),
+                  "problem_table": dg.MetadataValue.md(_problem_table(file))})]
     ran = {suite.suite: suite for suite in outcome.suites}
     for suite in SUITES:
         mine = [p for p in file.problems if p.rule.startswith(f"gx:{suite}:")]
@@ -101,7 +139,7 @@ def _check_results(outcome, file) -> list[dg.AssetCheckResult]:
         results.append(dg.AssetCheckResult(
             check_name=f"gx_{suite}", passed=not mine and not foreign,
             severity=dg.AssetCheckSeverity.ERROR if bad else dg.AssetCheckSeverity.WARN,
-            metadata={"problems_in_file": dg.MetadataValue.md(_problem_list(mine) or "none"),
+            metadata={"file": file.name, "problems_in_file": dg.MetadataValue.md(_problem_list(mine) or "none"),
                       "suite": dg.MetadataValue.md(f"```\n{summary[:4000]}\n```")}))
     return results
 
@@ -117,42 +155,52 @@ load_upload = dg.define_asset_job(
 
 
 def inbox_files(inbox: Path, settle_seconds: float) -> list[Path]:
-    """Files waiting in the inbox: not hidden, not temporary, not still being written."""
+    """Files waiting in the inbox: not hidden, not temporary, not links, not written in the last `settle_seconds`."""
     if not inbox.is_dir():
         return []
     now = time.time()
     found = []
     for path in sorted(inbox.iterdir()):
-        if not path.is_file() or path.name.startswith(IGNORED_PREFIXES) or path.name.lower().endswith(IGNORED_SUFFIXES):
+        if path.name.startswith(IGNORED_PREFIXES) or path.name.lower().endswith(IGNORED_SUFFIXES):
             continue
-        if now - path.stat().st_mtime < settle_seconds:
+        if not path.is_symlink() and not path.is_file():
             continue
-        found.append(path)
+        if not path.is_symlink() and now - path.stat().st_mtime < settle_seconds:
+            continue
+        found.append(path)   # a link is handed to the load, which refuses it with its reason
     return found
 
 
 @dg.sensor(job=load_upload, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="One load_upload run per new file in STI_HOME/inbox.")
+           description="One load_upload run per new file in STI_HOME/inbox, once the file has stopped changing.")
 def inbox_sensor(context: dg.SensorEvaluationContext, sti_home: StiHome):
+    """A file is requested when it is older than STI_INBOX_SETTLE_SECONDS *and* (with a settle time) it had the
+    same size and modification time at the previous evaluation: a slow copy that pauses is not taken half-way.
+    The safe drop protocol needs neither: copy as <name>.part (ignored), then rename (README: Dropping files)."""
     paths = sti_home.paths()
-    settle = float(os.environ.get(SETTLE_SECONDS_ENV, "5"))
+    settle = load_settings().inbox_settle_seconds
     seen = json.loads(context.cursor) if context.cursor else {}
     cursor, requests = {}, []
     for path in inbox_files(paths.inbox, settle):
-        stat = path.stat()
+        stat = path.lstat()
         signature = f"{stat.st_mtime_ns}:{stat.st_size}"
         previous = seen.get(path.name)
-        if previous and previous["signature"] == signature:
+        if previous and previous["signature"] == signature and previous.get("requested", True):
             cursor[path.name] = previous   # requested already (its run moves it out of the inbox)
             continue
-        sha = sha256_of(path)
-        cursor[path.name] = {"signature": signature, "sha256": sha}
+        if settle > 0 and not (previous and previous["signature"] == signature):
+            cursor[path.name] = {"signature": signature, "requested": False}   # seen once: wait for it to hold still
+            continue
+        sha = "" if path.is_symlink() else sha256_of(path)
+        cursor[path.name] = {"signature": signature, "sha256": sha, "requested": True}
         requests.append(dg.RunRequest(
             run_key=f"{path.name}:{sha}:{stat.st_mtime_ns}",
-            run_config=dg.RunConfig(ops={"statistician_upload": UploadFile(path=str(path))}),
+            run_config=dg.RunConfig(ops={"statistician_upload": UploadFile(path=str(path), signature=signature)}),
             tags={"sti/file": path.name, "sti/sha256": sha, **WRITER_TAGS}))
     if not requests:
-        return dg.SensorResult(skip_reason=f"no new file in {paths.inbox}", cursor=json.dumps(cursor))
+        waiting = sum(not entry.get("requested", True) for entry in cursor.values())
+        reason = f"{waiting} file(s) in {paths.inbox} not yet complete" if waiting else f"no new file in {paths.inbox}"
+        return dg.SensorResult(skip_reason=reason, cursor=json.dumps(cursor))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
 
 

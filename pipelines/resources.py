@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from sti_portal.core import settings as config
+from sti_portal.core import settings
 from sti_portal.publish import generations
 
 
@@ -14,8 +14,8 @@ class StiHome(dg.ConfigurableResource):
 
     home: str = ""
 
-    def paths(self) -> config.Paths:
-        return (config.Paths(Path(self.home)) if self.home else config.paths()).ensure()
+    def paths(self) -> settings.Paths:
+        return (settings.Paths(Path(self.home)) if self.home else settings.paths()).ensure()
 
 
 class WriterLock(dg.ConfigurableResource):
@@ -25,6 +25,6 @@ class WriterLock(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):
-        paths = (config.Paths(Path(self.home)) if self.home else config.paths()).ensure()
+        paths = (settings.Paths(Path(self.home)) if self.home else settings.paths()).ensure()
         with generations.writer_lock(paths, purpose=f"dagster run {context.run_id or ''}".strip()):
             yield self

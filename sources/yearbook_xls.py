@@ -35,6 +35,7 @@ from sources.common import (
     read_provenance,
     snapshot_relpath,
 )
+from sources.html_tables import page_grid
 
 YEARBOOK_DIR = "cn_sti_yearbook_xls"
 SOURCE_ID = "cn_sti_yearbook"
@@ -55,8 +56,8 @@ TITLE_EDITION = re.compile(r"中国科技统计年鉴[—–-]*((?:19|20)\d{2})"
 PROVENANCE_EDITION = re.compile(r"((?:19|20)\d{2})")
 HEADER_UNIT = re.compile(r"[（(]([\u4e00-\u9fff%‰]+)[)）]")
 UNIT_LINE = re.compile(r"^单位[:：](.+)$")
-UNIT_SEPARATORS = re.compile(r"[,，、;；]")
-FOOTNOTE_START = ("注", "note", "资料来源", "source:")
+UNIT_SEPARATORS = re.compile(r"[,，、;；.．]")
+FOOTNOTE_START = ("注", "note", "资料来源", "source:", "摘编自")
 
 
 # --------------------------------------------------------------------------------------------
@@ -89,6 +90,10 @@ class Sheet:
 def open_workbook(path: Path) -> list[Sheet]:
     """The data sheets of an .xls or .xlsx workbook, decrypted in memory when it is encrypted."""
     content = _decrypted_content(path)
+    if content.lstrip().startswith(b"<"):
+        # A web page saved with an .xls name (a distributor's "Excel" export): one sheet holding its title
+        # and unit lines and its tables, in page order.
+        return [Sheet("html", tuple(tuple(row) for row in page_grid(content.decode("utf-8", errors="replace"))))]
     try:
         sheets = _xlsx_sheets(content) if content.startswith(ZIP_SIGNATURE) else _xls_sheets(content)
     except Exception as exc:   # xlrd and openpyxl raise many types; the reader needs the file name
@@ -224,6 +229,17 @@ def _find_label_columns(sheet: Sheet) -> _LabelColumns | None:
         en = next((col for col, text in enumerate(texts) if text.lower() == "region"), None)
         if zh is not None or en is not None:
             return _LabelColumns(row, zh, en)
+    return _label_columns_above_national_row(sheet)
+
+
+def _label_columns_above_national_row(sheet: Sheet) -> _LabelColumns | None:
+    """Some editions leave the 地区/Region header cells empty (2-4 of the 2020 edition): the header row is
+    then the row above the first 全国 / National Total row, with the labels in that row's columns."""
+    for row in range(1, sheet.nrows):
+        texts = [normalise_label(value) for value in sheet.grid[row]]
+        if texts and texts[0] == "全国":
+            en = 1 if len(texts) > 1 and texts[1].lower().startswith("national") else None
+            return _LabelColumns(row - 1, 0, en)
     return None
 
 
@@ -450,12 +466,13 @@ def _yearbook_file(path: Path) -> YearbookFile:
     return YearbookFile(path, int(match.group("year")), match.group("kind"))
 
 
-def extract_rows(tables: Sequence[YearbookTable], snapshot_dir: Path) -> list[dict]:
-    """Tidy rows (common.TIDY_COLUMNS) for every file of every table."""
+def extract_rows(tables: Sequence[YearbookTable], snapshot_dir: Path, skip_files: frozenset[str] = frozenset()) -> list[dict]:
+    """Tidy rows (common.TIDY_COLUMNS) for every file of every table, except files named in ``skip_files``
+    (the adapter says why, e.g. a misfiled table)."""
     rows: list[dict] = []
     for spec in tables:
         for file in yearbook_files(snapshot_dir, spec.folder):
-            if file.kind != spec.file_kind:
+            if file.kind != spec.file_kind or file.path.name in skip_files:
                 continue
             table = read_table(file.path, snapshot_dir)
             _check_identity(table, spec, file)
@@ -504,7 +521,15 @@ def _table_rows(table: ParsedTable, spec: YearbookTable, file: YearbookFile) -> 
 
 
 def _checked_unit(table: ParsedTable, col: int, expected: tuple[str, ...]) -> str:
-    unit = column_unit(table, col)
+    try:
+        unit = column_unit(table, col)
+    except SourceFormatError:
+        # A 单位 line listing several units ("个,人,万元") for columns that name none: the column takes the
+        # one listed unit its indicator can be in, when exactly one is.
+        listed = [u for u in table.units if u in expected]
+        if len(listed) != 1:
+            raise
+        unit = listed[0]
     if unit not in expected:
         raise SourceFormatError(
             f"{table.where(table.header_rows.start, col)}: column {table.headers[col]!r} is in {unit!r}, "

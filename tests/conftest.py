@@ -59,7 +59,9 @@ def serving(home: Path):
     # The server's output goes to a file, not a pipe: nobody reads a pipe while tests run, and a full
     # pipe would stall the server after a few hundred log lines.
     log = tempfile.NamedTemporaryFile(prefix="sti-serve-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
+    # One worker: the tests of the in-process response cache expect the second request to meet the first one's.
+    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
+                               cwd=REPO_ROOT,
                                env={**os.environ, "STI_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -97,3 +97,71 @@ def test_writer_runs_are_limited_to_one_at_a_time(inbox_home):
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["release_calendar_cn_sti_yearbook"].cron_schedule == "0 6 20 12 *"
     assert schedules["release_calendar_nbs_rd_bulletin"].job_name == "build_all"
+
+
+def test_a_rejected_run_shows_a_problem_table_and_materialises_nothing(inbox_home):
+    """The statistician reads the verdict in the run: a table of problems, no materialisation, no warehouse or
+    portal_db events (this asset runs the load itself; Dagster never ran those assets here)."""
+    from pipelines.definitions import defs
+
+    home = inbox_home
+    good = stage(GOOD / "beijing_2022_revision.csv", home / "inbox")
+    bad = stage(BAD / "wan_yuan_for_percent.csv", home / "inbox")
+    with dg.DagsterInstance.ephemeral() as instance:
+        requests = {r.tags["sti/file"]: r for r in evaluate(defs, instance, home).run_requests}
+        job = defs.resolve_job_def("load_upload")
+        runs = {name: job.execute_in_process(run_config=r.run_config, tags=r.tags, instance=instance,
+                                             raise_on_error=False) for name, r in requests.items()}
+        rejected = runs[bad.name]
+        assert not rejected.success
+        assert not rejected.asset_materializations_for_node("statistician_upload")
+        failure = next(e for e in rejected.all_events if e.is_step_failure).step_failure_data.user_failure_data
+        assert "REJECTED, nothing published" in failure.description
+        table = failure.metadata["problems"].value
+        assert table.startswith("| severity | sheet | row | column | found | expected | problem |")
+        assert "| error |  | 2 | unit | '万元' | % |" in table
+        assert "[REJECTED] wan_yuan_for_percent.csv" in failure.metadata["report"].value
+        check = next(e for e in rejected.get_asset_check_evaluations() if e.check_name == "file_checks")
+        assert check.metadata["file"].value == bad.name and "| unit |" in check.metadata["problem_table"].value
+
+        accepted = runs[good.name]
+        assert accepted.success
+        keys = {m.asset_key.to_user_string() for m in accepted.get_asset_materialization_events()
+                for m in [m.event_specific_data.materialization]}
+        assert keys == {"statistician_upload"}
+        # each run keeps its own verdict: the rejection is still on its run after the good file was loaded
+        assert instance.get_run_by_id(rejected.run_id).tags["sti/verdict"] == "rejected"
+        assert instance.get_run_by_id(accepted.run_id).tags["sti/verdict"] == "accepted"
+
+
+def test_a_file_still_being_copied_is_not_requested_until_it_holds_still(inbox_home, monkeypatch):
+    from pipelines.definitions import defs
+
+    monkeypatch.setenv("STI_INBOX_SETTLE_SECONDS", "1")
+    home = inbox_home
+    inbox = home / "inbox"
+    source = (GOOD / "beijing_2022_revision.csv").read_bytes()
+    target = inbox / "slow_copy.csv"
+    (inbox / "slow_copy.csv.part").write_bytes(source)           # the drop protocol: a .part name is never read
+    target.write_bytes(source[:40])                               # a slow writer, paused half-way
+    old = time.time() - 10
+    os.utime(target, (old, old))
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = evaluate(defs, instance, home)
+        assert not first.run_requests and "not yet complete" in first.skip_reason.skip_message
+        with open(target, "ab") as handle:                        # the writer goes on
+            handle.write(source[40:])
+        os.utime(target, (old + 1, old + 1))
+        second = evaluate(defs, instance, home, cursor=first.cursor)
+        assert not second.run_requests                            # changed since last seen: still waiting
+        third = evaluate(defs, instance, home, cursor=second.cursor)
+        [request] = third.run_requests
+        assert request.tags["sti/file"] == "slow_copy.csv"
+        # if the file changes between the sensor and the run, the run loads nothing and says why
+        with open(target, "ab") as handle:
+            handle.write(b"110000,rd_intensity,2021,6.5,%,,,\n")
+        run = defs.resolve_job_def("load_upload").execute_in_process(
+            run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+        assert not run.success and target.exists()
+        failure = next(e for e in run.all_events if e.is_step_failure).step_failure_data.user_failure_data
+        assert "still being written" in failure.description

@@ -1,7 +1,8 @@
 """Atomic publication: `sti load` killed with SIGKILL at any point leaves the old state or the new one.
 
-The load stops at a named point when STI_FAULT_PAUSE_AT names it (sti_portal.publish.generations.fault_point),
-writes a marker file, and the test kills it with SIGKILL there. Readers' paths (STI_HOME/sti.db and
+The load stops at a named checkpoint (sti_portal.publish.generations.checkpoint) when STI_FAULT_PAUSE_AT names
+it: tests/fault_injection/sitecustomize.py, on the load's PYTHONPATH, makes it write a marker file and wait,
+and the test kills it with SIGKILL there. Readers' paths (STI_HOME/sti.db and
 warehouse.duckdb) must then show the previous state byte for byte (or, once the switch is done, the new
 state, complete), and the next load must succeed.
 """
@@ -12,6 +13,7 @@ import sys
 import time
 
 from conftest import REPO_ROOT, run_sti
+from fault_injection.sitecustomize import marker_name
 from upload_helpers import GOOD, build_digests, copy_home, published_state, query, stage
 
 BEIJING_2022 = ("SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
@@ -19,10 +21,12 @@ BEIJING_2022 = ("SELECT value FROM observations WHERE region_code = '110000' AND
 
 
 def kill_load_at(point: str, home, upload) -> None:
-    env = {**os.environ, "STI_HOME": str(home), "STI_FAULT_PAUSE_AT": point}
+    hook = REPO_ROOT / "tests" / "fault_injection"
+    env = {**os.environ, "STI_HOME": str(home), "STI_FAULT_PAUSE_AT": point,
+           "PYTHONPATH": os.pathsep.join([str(hook), str(REPO_ROOT)])}
     process = subprocess.Popen([sys.executable, "-m", "sti_portal", "load", str(upload)], cwd=REPO_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    marker = home / f".paused-at-{point}"
+    marker = home / marker_name(point)
     deadline = time.monotonic() + 300
     while not marker.exists():
         assert process.poll() is None, f"sti load ended (exit {process.returncode}) before reaching {point}"

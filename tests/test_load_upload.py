@@ -119,7 +119,8 @@ def test_a_second_writer_waits_for_the_lock_then_gives_up_clearly(built_home, tm
     home = copy_home(built_home, tmp_path / "home")
     upload = stage(GOOD / "beijing_2022_revision.csv", tmp_path / "desk")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sti_portal import config, generations;"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sti_portal.core import settings as config;"
+                               "from sti_portal.publish import generations;"
                                "paths = config.Paths(Path(sys.argv[1]));"
                                "ctx = generations.writer_lock(paths, purpose='test holder'); ctx.__enter__();"
                                "print('locked', flush=True); time.sleep(120)", str(home)],

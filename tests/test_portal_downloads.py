@@ -280,7 +280,7 @@ def test_record_ends_split_between_reads_are_handled(built_home, sti_db, tmp_pat
     """Cutting a table's file into parts and rewriting the date of a stale part both look for record
     ends: with tiny reads, most of them straddle two reads."""
     published = every_download(built_home / "downloads")
-    monkeypatch.setattr(downloads, "CHUNK", 4099)
+    monkeypatch.setattr(downloads.layout, "CHUNK", 4099)
     small_reads = downloads.prepare(sti_db, tmp_path)
     assert every_download(small_reads) == published
     manifest = downloads.read_manifest(small_reads)

@@ -5,6 +5,7 @@ their offsets in policy_documents.text), the yearbook cell the latest technology
 read from (independent xlrd reader of test_published_values), and plain substring search over the
 documents for the full-text search.
 """
+
 from __future__ import annotations
 
 import html
@@ -13,7 +14,6 @@ import sqlite3
 
 import httpx
 import pytest
-
 from test_published_values import to_number, xls_cell
 
 HEBEI = "130000"
@@ -54,12 +54,18 @@ def db(sti_db):
 
 # ------------------------------------------------------------------------------------ stored queries
 
+
 def test_region_targets_hebei_contract_turnover_against_the_yearbook_cell(portal_url, db):
     rows = query(portal_url, "region_targets", region=HEBEI)
     by_id = {r["statement_id"]: r for r in rows}
     t = by_id[CONTRACTS]
-    assert (t["evidence"], t["value"], t["unit"], t["comparator"], t["target_year"]) == \
-        ("技术合同成交总额达到2000亿元", 2000.0, "亿元", "eq", 2025)
+    assert (t["evidence"], t["value"], t["unit"], t["comparator"], t["target_year"]) == (
+        "技术合同成交总额达到2000亿元",
+        2000.0,
+        "亿元",
+        "eq",
+        2025,
+    )
     assert t["status"] == "on_track" and t["review_status"] == "confirmed"
     assert (t["latest_year"], t["indicator_unit"]) == (2023, "亿元")
     assert t["latest_value"] == pytest.approx(1783.0882)
@@ -74,7 +80,7 @@ def test_region_targets_hebei_contract_turnover_against_the_yearbook_cell(portal
     assert "on_track" in t["rule"] and "2,000" in t["rule"]
     # The evidence is the document's own text at the statement's offset.
     text = db.execute("SELECT text FROM policy_documents WHERE doc_id = ?", (HEBEI_DOC,)).fetchone()[0]
-    assert text[t["char_offset"]:t["char_offset"] + len(t["evidence"])] == t["evidence"]
+    assert text[t["char_offset"] : t["char_offset"] + len(t["evidence"])] == t["evidence"]
     assert t["doc_title"].startswith("关于联动实施") and t["doc_date"] == "2022-04-22"
 
 
@@ -91,8 +97,10 @@ def test_region_targets_hebei_high_tech_enterprises_are_no_data_with_the_flow_ca
 
 def test_region_targets_order_and_scope(portal_url, db):
     rows = query(portal_url, "region_targets", region=HEBEI)
-    expected = db.execute("SELECT count(*) FROM targets WHERE (region_code = ? OR province_code = ?) "
-                          "AND review_status <> 'rejected'", (HEBEI, HEBEI)).fetchone()[0]
+    expected = db.execute(
+        "SELECT count(*) FROM targets WHERE (region_code = ? OR province_code = ?) AND review_status <> 'rejected'",
+        (HEBEI, HEBEI),
+    ).fetchone()[0]
     assert len(rows) == expected == 13
     # Targets with a statistic first, worst status first; `other` last.
     others = [r["indicator"] == "other" for r in rows]
@@ -109,8 +117,11 @@ def test_region_targets_order_and_scope(portal_url, db):
 
 
 def substring_truth(db, term: str) -> set[str]:
-    return {r[0] for r in db.execute("SELECT doc_id, title, issuer, text FROM policy_documents")
-            if any(term.lower() in (v or "").lower() for v in r[1:])}
+    return {
+        r[0]
+        for r in db.execute("SELECT doc_id, title, issuer, text FROM policy_documents")
+        if any(term.lower() in (v or "").lower() for v in r[1:])
+    }
 
 
 @pytest.mark.parametrize("term", ["高新技术企业", "技术合同成交", "哈尔滨新区", "高新", "孵化"])
@@ -151,6 +162,7 @@ def test_metadata_describes_the_target_tables(portal_url):
 
 # ------------------------------------------------------------------------------------ the page
 
+
 def test_targets_page_hebei(portal_url):
     page = get(f"{portal_url}/targets", region=HEBEI).text
     assert "目标追踪 Targets tracker" in page and "河北" in page
@@ -164,11 +176,14 @@ def test_targets_page_hebei(portal_url):
     words = text_of(contracts)
     assert 'data-status="on_track"' in contracts and "正常 On track" in words
     assert "≥ 2,000 亿元 by 2025" in words
-    assert "1,783.0882 亿元 2023" in words and "747.3182 亿元 2021" in words
-    assert "216.9118 亿元" in words and "5.91 % a year" in words
-    assert "“技术合同成交总额达到2000亿元”" in words or '<q class="sti-evidence" lang="zh">技术合同成交总额达到2000亿元</q>' in contracts
+    assert "1,783.1 亿元 2023" in words and "747.3 亿元 2021" in words  # 亿元 at 0.1 (catalogue/indicator_display.csv)
+    assert "216.9 亿元" in words and "5.91 % a year" in words
+    assert (
+        "“技术合同成交总额达到2000亿元”" in words
+        or '<q class="sti-evidence" lang="zh">技术合同成交总额达到2000亿元</q>' in contracts
+    )
     assert "straight line from the baseline" in words  # the rule, under the badge
-    assert 'href="/sti/observations?region_code=130000&amp;indicator_id=tech_contract_turnover&amp;year=2023"' in contracts
+    assert 'href="/figure/tech_contract_turnover/130000/2023"' in contracts  # the figure page of the latest value
     assert "tech_market_export_by_region__funds-2023.xls#1!J13" in contracts  # the cell, on hover
 
     hightech = text_of(row_html(page, HIGHTECH))

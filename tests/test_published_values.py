@@ -1,8 +1,9 @@
 """Independent source verification of published values in sti.db.
 
 Every row of ``tests/fixtures/source_cells.csv`` names one cell of an original snapshot file
-(yearbook ``.xls`` or a CSV), located by hand on the raw sheet. The tests below read that cell
-with their own tiny reader (msoffcrypto + xlrd, or the csv module), apply the unit scale and
+(yearbook ``.xls``, a CSV, a bulletin page ``.html`` as ``table=N,row=R,col=C`` or a third-party
+``.xlsx``), located by hand on the raw sheet. The tests below read that cell with their own tiny
+reader (msoffcrypto + xlrd, the csv module, regular expressions over the HTML, openpyxl), apply the unit scale and
 compare with what the real ``sti build`` published. Nothing from ``sources/`` or ``sti_portal/``
 is imported: the expected value never travels through the pipeline's own code.
 """
@@ -16,7 +17,9 @@ import re
 import sqlite3
 from pathlib import Path
 
+import html
 import msoffcrypto
+import openpyxl
 import pytest
 import xlrd
 
@@ -70,6 +73,60 @@ def row_id(row: dict) -> str:
 
 def is_csv(row: dict) -> bool:
     return row["file"].lower().endswith(".csv")
+
+
+def is_html(row: dict) -> bool:
+    return row["file"].lower().endswith(".html")
+
+
+def is_xlsx(row: dict) -> bool:
+    return row["file"].lower().endswith(".xlsx")
+
+
+# --------------------------------------------------------------------------- HTML pages and .xlsx
+
+@functools.lru_cache(maxsize=None)
+def html_tables(relative_path: str) -> tuple[str, ...]:
+    """Every <table>…</table> of the page, numbered by the position of its start tag (nesting respected)."""
+    text = (SNAPSHOTS / relative_path).read_text(encoding="utf-8")
+    found = []
+    for start in re.finditer(r"<table\b", text, re.I):
+        depth = 0
+        for tag in re.finditer(r"<(/?)table\b[^>]*>", text[start.start():], re.I):
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                found.append(text[start.start(): start.start() + tag.end()])
+                break
+    return tuple(found)
+
+
+def html_rows(relative_path: str, table_no: int) -> list[list[str]]:
+    table = html_tables(relative_path)[table_no - 1]
+    inner = re.sub(r"<table\b.*?</table>", "", table[table.index(">") + 1:], flags=re.S | re.I)
+    return [[re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", cell)))
+             for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
+            for tr in re.findall(r"<tr\b.*?(?=<tr\b|$)", inner, re.S | re.I)]
+
+
+def html_ref(cell: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"table=(\d+),row=(\d+),col=(\d+)", cell.strip())
+    assert match, f"not an HTML cell reference: {cell!r}"
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+@functools.lru_cache(maxsize=None)
+def xlsx_grid(relative_path: str, sheet: str) -> tuple[tuple, ...]:
+    book = openpyxl.load_workbook(SNAPSHOTS / relative_path, read_only=True, data_only=True)
+    worksheet = book[sheet]
+    worksheet.reset_dimensions()    # the stored dimension is wrong in these files
+    grid = tuple(tuple(r) for r in worksheet.iter_rows(values_only=True))
+    book.close()
+    return grid
+
+
+def xlsx_cell(row: dict):
+    r, c = a1_to_index(row["cell"])
+    return xlsx_grid(row["file"], row["sheet"])[r][c]
 
 
 # --------------------------------------------------------------------------- own readers
@@ -155,6 +212,11 @@ def source_value(row: dict) -> float:
         _, data, index = csv_row_and_index(row)
         assert index < len(data), f"{where}: line is too short"
         raw = data[index]
+    elif is_html(row):
+        table_no, r, c = html_ref(row["cell"])
+        raw = html_rows(row["file"], table_no)[r - 1][c - 1]
+    elif is_xlsx(row):
+        raw = xlsx_cell(row)
     else:
         cell = xls_cell(row)
         assert cell.ctype in (xlrd.XL_CELL_NUMBER, xlrd.XL_CELL_TEXT), f"{where}: cell is empty ({cell!r})"
@@ -164,7 +226,7 @@ def source_value(row: dict) -> float:
 
 
 def expected_source_ref(row: dict) -> str:
-    if is_csv(row):
+    if is_csv(row) or is_html(row):
         return f"{row['file']}#{row['cell']}"
     return f"{row['file']}#{row['sheet']}!{row['cell']}"
 
@@ -218,6 +280,22 @@ def test_fixture_cell_is_in_the_right_row_and_column(row):
             label = re.sub(r"\s+", "", " ".join(data[:4])).lower()
             assert any(alias in label for alias in REGION_LABELS[row["region_code"]]), (row["cell"], label)
         assert str(row["year"]) in header or str(row["year"]) in data, f"{row['cell']}: year {row['year']} not found"
+        return
+    if is_html(row):
+        table_no, r, c = html_ref(row["cell"])
+        rows = html_rows(row["file"], table_no)
+        assert rows[r - 1][0] in REGION_LABELS[row["region_code"]], (row["cell"], rows[r - 1])
+        header = next(cells for cells in rows if cells and cells[0] == "地区")
+        assert ("强度" in header[c - 1]) == (row["indicator_id"] == "rd_intensity"), (row["cell"], header)
+        page = (SNAPSHOTS / row["file"]).read_text(encoding="utf-8")
+        assert f"{row['year']}年全国科技经费投入统计公报" in page, f"{row['file']}: not the {row['year']} bulletin"
+        return
+    if is_xlsx(row):
+        grid = xlsx_grid(row["file"], row["sheet"])
+        r, c = a1_to_index(row["cell"])
+        assert grid[r][0] in REGION_LABELS[row["region_code"]], (row["cell"], grid[r])
+        assert ("强度" in grid[0][c]) == (row["indicator_id"] == "rd_intensity"), (row["cell"], grid[0])
+        assert f"_{row['year']}.xlsx" in row["file"]     # the only place the transcription names its year
         return
     sheet = open_xls(row["file"]).sheet_by_name(row["sheet"])
     r, c = a1_to_index(row["cell"])
@@ -324,3 +402,43 @@ def test_money_indicators_are_in_yi_yuan(db):
             "hightech_industry_revenue"} <= indicators, indicators
     wrong = [(indicator, unit, count) for indicator, unit, count in rows if unit != "亿元"]
     assert wrong == [], f"money indicators not in 亿元: {wrong}"
+
+
+# --- first releases from the bulletin pages and the industrial-enterprise tables (hand-stated facts)
+
+FIRST_RELEASE_2023 = {("100000", "rd_expenditure"): 33357.1, ("100000", "rd_intensity"): 2.65,
+                      ("110000", "rd_expenditure"): 2947.1, ("110000", "rd_intensity"): 6.73,
+                      ("440000", "rd_expenditure"): 4802.6}
+
+
+@pytest.mark.parametrize("key", FIRST_RELEASE_2023, ids=lambda k: "-".join(k))
+def test_bulletin_2023_first_release(db, key):
+    rows = db.execute("SELECT value, vintage, release_kind FROM observation_history WHERE region_code = ? AND "
+                      "indicator_id = ? AND year = 2023 AND release = 'nbs_rd_bulletin_2023'", key).fetchall()
+    assert rows == [(pytest.approx(FIRST_RELEASE_2023[key], abs=1e-9), "2024-10-02", "first_release")]
+
+
+def test_enterprises_with_rd_activity_2023_national(db):
+    value, release, source_ref = current_value(db, "100000", "industrial_enterprises_with_rd", 2023)
+    assert (value, release) == (151290.0, "cn_sti_yearbook_2024"), source_ref
+
+
+def test_every_province_has_a_bulletin_first_release_2011_2023(db):
+    rows = db.execute(
+        "SELECT indicator_id, year, count(DISTINCT region_code) FROM observation_history "
+        "WHERE release = 'nbs_rd_bulletin_' || year AND release_kind = 'first_release' AND region_code <> '100000' "
+        "AND indicator_id IN ('rd_expenditure', 'rd_intensity') AND value IS NOT NULL GROUP BY 1, 2").fetchall()
+    counts = {(indicator, year): n for indicator, year, n in rows}
+    assert {key: counts.get(key) for key in counts} == {
+        (indicator, year): 31 for indicator in ("rd_expenditure", "rd_intensity") for year in range(2011, 2024)}
+
+
+def test_transcription_disagreements_are_published_not_hidden(db):
+    """The third-party 2018 table repeats the 2019 figures: each of its values that differs from the
+    page is listed in bulletin_copies, named as the next bulletin's figure; the other years agree."""
+    rows = db.execute("SELECT source_ref, reason FROM bulletin_copies WHERE source_ref LIKE "
+                      "'cn_rd_bulletins/techme_bulletin_table_%'").fetchall()
+    differs_2018 = [r for r, reason in rows if "_2018.xlsx" in r and "DIFFERS" in reason and "2019 bulletin" in reason]
+    assert len(differs_2018) >= 60
+    other_page_years = [reason for r, reason in rows if re.search(r"_20(19|2[0-3])\.xlsx", r)]
+    assert len(other_page_years) == 5 * 64 and all("agrees" in reason for reason in other_page_years)

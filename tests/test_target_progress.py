@@ -125,20 +125,25 @@ def test_hebei_rd_expenditure_growth_10_percent_a_year(sti_db):
     assert one_year == pytest.approx(0.0744, abs=1e-4)
 
 
-def test_hebei_15000_hightech_enterprises_is_no_data_flow_not_stock(sti_db):
+def test_hebei_15000_hightech_enterprises_is_judged_against_the_estimated_stock(sti_db):
     row = progress_row(sti_db, "高新技术企业达到15000家")
-    assert row["indicator"] == "hightech_enterprises" and row["status"] == "no_data"
-    assert row["warehouse_indicator"] == "none" and row["comparability"] == "none"
-    assert row["latest_value"] is None and row["gap"] is None and row["target_level"] is None
-    # the caveat names the flow the warehouse does hold, and the row shows it without comparing
-    assert "hightech_enterprises_certified" in row["caveat"] and "FLOW" in row["caveat"] and "stock" in row["caveat"]
-    flow = query(sti_db, "SELECT year, value FROM observations WHERE region_code = ? AND "
-                         "indicator_id = 'hightech_enterprises_certified' ORDER BY year DESC LIMIT 1", HEBEI)[0]
-    assert (row["related_indicator"], row["related_year"], row["related_value"]) == \
-        ("hightech_enterprises_certified", flow["year"], flow["value"]) == ("hightech_enterprises_certified", 2024, 5813.0)
-    # a year's recognitions (5813) against a stock target (15000) would read as "off track": not done
-    stock_or_flow = query(sti_db, "SELECT stock_or_flow FROM indicators WHERE indicator_id = 'hightech_enterprises_certified'")
-    assert stock_or_flow == [{"stock_or_flow": "flow"}]
+    assert row["indicator"] == "hightech_enterprises"
+    assert (row["warehouse_indicator"], row["comparability"]) == ("hightech_enterprises_valid_est", "estimate")
+    assert row["judged_against"] == "estimate (obs_status e)" and "ESTIMATE" in row["rule"]
+    # the estimate, recomputed here from the yearly recognitions (a flow): t-2 + t-1 + t
+    flows = {r["year"]: r["value"] for r in query(
+        sti_db, "SELECT year, value FROM observations WHERE region_code = ? AND "
+                "indicator_id = 'hightech_enterprises_certified'", HEBEI)}
+    y = latest_year(sti_db, "hightech_enterprises_valid_est", TARGET_YEAR)
+    assert y == 2024 and flows[2024] == 5813.0
+    estimate = flows[y - 2] + flows[y - 1] + flows[y]
+    assert (row["latest_year"], row["latest_value"]) == (y, estimate)
+    status = query(sti_db, "SELECT obs_status FROM observations WHERE region_code = ? AND year = ? AND "
+                           "indicator_id = 'hightech_enterprises_valid_est'", HEBEI, y)
+    assert status == [{"obs_status": "e"}]
+    assert row["status"] == ("met" if estimate >= 15000 else "on_track" if row["path_value"] <= estimate else "off_track")
+    # a single year's recognitions (5813) against the stock target would read as "off track": not done
+    assert row["latest_value"] != flows[2024]
 
 
 def test_hebei_provincial_incubators_against_a_broader_series_is_inconclusive(sti_db):
@@ -159,7 +164,9 @@ def test_every_progress_row_uses_the_current_value(sti_db):
                           "AND value IS NOT NULL AND year <= ?", row["region_code"], row["warehouse_indicator"],
                   row["target_year"])[0]["y"]
         assert row["latest_year"] == y
-        assert row["latest_value"] == current(sti_db, row["warehouse_indicator"], y)
+        value = query(sti_db, "SELECT value FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
+                      row["region_code"], row["warehouse_indicator"], y)[0]["value"]
+        assert row["latest_value"] == value
     statuses = {r["status"] for r in query(sti_db, "SELECT status FROM target_progress")}
     assert statuses <= {"met", "on_track", "off_track", "no_data"}
     assert query(sti_db, "SELECT count(*) AS n FROM target_progress WHERE rule IS NULL OR rule = ''") == [{"n": 0}]
@@ -269,7 +276,9 @@ def test_progress_follows_new_data_when_written_outside_dagster(sti_db):
     tables = warehouse_tables(None, history)
     rebuilt = tables["target_progress"].set_index("span")
     assert rebuilt.loc["技术合同成交总额达到2000亿元", "status"] == "on_track"
-    assert len(tables["policy_documents"]) == 3 and len(tables["policy_statements"]) == 29
+    published = {t: query(sti_db, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("policy_documents", "policy_statements")}
+    assert (len(tables["policy_documents"]), len(tables["policy_statements"])) == \
+        (published["policy_documents"], published["policy_statements"])
 
     upload = {"region_code": HEBEI, "indicator_id": "tech_contract_turnover", "year": 2024, "value": 2100.5,
               "release": "upload_test", "release_kind": "upload", "vintage": "2026-06-30", "source_id": "upload",

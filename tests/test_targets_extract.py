@@ -1,5 +1,6 @@
 """Tests of the policy-target extractor (sti_portal.targets): gold documents, hand-written sentences in
 the style of other provinces' plans and reports, the scorer and the command line."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def one(text: str, meta: dict | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------
 # The three labelled documents
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def gold_result():
@@ -71,10 +73,17 @@ def test_gold_files_are_consistent():
 # Hand-written sentences in the style of other provinces' documents
 # ---------------------------------------------------------------------------------------------
 
+
 def test_rd_intensity_target_with_approx():
     row = one("到2025年，全省研究与试验发展经费投入强度达到2.8%左右。")
-    assert (row["indicator"], row["value"], row["unit"], row["comparator"], row["target_year"], row["kind"]) == \
-        ("rd_intensity", 2.8, "%", "approx", 2025, "target")
+    assert (row["indicator"], row["value"], row["unit"], row["comparator"], row["target_year"], row["kind"]) == (
+        "rd_intensity",
+        2.8,
+        "%",
+        "approx",
+        2025,
+        "target",
+    )
     assert row["region"] == "广东省"
 
 
@@ -100,8 +109,9 @@ def test_growth_of_hightech_enterprises_goes_to_level_id():
 
 
 def test_rd_growth_and_chinese_numerals():
-    rows = extract_statements("到“十四五”末，全社会研发投入年均增长12%以上，技术合同登记额达到六百五十亿元。",
-                              PROVINCE_PLAN, "t.txt")
+    rows = extract_statements(
+        "到“十四五”末，全社会研发投入年均增长12%以上，技术合同登记额达到六百五十亿元。", PROVINCE_PLAN, "t.txt"
+    )
     assert [(r["indicator"], r["comparator"], r["value_base"], r["target_year"]) for r in rows] == [
         ("rd_expenditure_growth", "growth", 12, 2025),
         ("tech_contract_turnover", "eq", 6.5e10, 2025),
@@ -109,14 +119,21 @@ def test_rd_growth_and_chinese_numerals():
 
 
 def test_catalogue_ids_in_plan_language():
-    text = ("高新技术企业总数突破1.2万家，新认定高新技术企业2000家以上，科技进步贡献率达到65%，"
-            "每万名就业人员中研发人员达到60人年，高新技术产业产值占规模以上工业总产值比重超过50%，"
-            "省级以上科技企业孵化器达到150家，累计转化重大科技成果500项以上。")
+    text = (
+        "高新技术企业总数突破1.2万家，新认定高新技术企业2000家以上，科技进步贡献率达到65%，"
+        "每万名就业人员中研发人员达到60人年，高新技术产业产值占规模以上工业总产值比重超过50%，"
+        "省级以上科技企业孵化器达到150家，累计转化重大科技成果500项以上。"
+    )
     rows = extract_statements(text, PROVINCE_PLAN, "t.txt")
     assert [r["indicator"] for r in rows] == [
-        "hightech_enterprises", "hightech_enterprises_new", "tech_progress_contribution",
-        "rd_personnel_per_10k_labour", "hightech_output_share", "incubators",
-        "sci_tech_achievements_transformed"]
+        "hightech_enterprises",
+        "hightech_enterprises_new",
+        "tech_progress_contribution",
+        "rd_personnel_per_10k_labour",
+        "hightech_output_share",
+        "incubators",
+        "sci_tech_achievements_transformed",
+    ]
     assert rows[0]["value_base"] == 12000 and rows[0]["unit"] == "万家"
 
 
@@ -130,11 +147,14 @@ def test_achieved_news_with_elliptical_growth():
 
 
 def test_baseline_and_target_in_one_sentence():
-    meta = {"title": "某市科技创新行动方案（2023—2025年）", "region": "江苏省苏州市", "date": "2023-03-01",
-            "kind": "plan"}
+    meta = {
+        "title": "某市科技创新行动方案（2023—2025年）",
+        "region": "江苏省苏州市",
+        "date": "2023-03-01",
+        "kind": "plan",
+    }
     rows = extract_statements("全社会研发投入强度由2022年的3.9%提高到4.2%。", meta, "p.txt")
-    assert [(r["value"], r["kind"], r["target_year"]) for r in rows] == [(3.9, "achieved", 2022),
-                                                                        (4.2, "target", 2025)]
+    assert [(r["value"], r["kind"], r["target_year"]) for r in rows] == [(3.9, "achieved", 2022), (4.2, "target", 2025)]
     assert all(r["indicator"] == "rd_intensity" and r["region"] == "江苏省苏州市" for r in rows)
 
 
@@ -157,18 +177,21 @@ def test_named_city_in_province_document():
     assert row["region"] == "江苏省南京市" and row["comparator"] == "ge"
 
 
-@pytest.mark.parametrize("text", [
-    "对首次认定的高新技术企业，给予30万元一次性奖励。",                 # subsidy rule
-    "聚焦12个主导产业和107个县域特色产业集群。",                         # programme scope
-    "实施“1+N”政策体系，落实《科技创新60条》。",                          # policy names
-    "全省区域创新能力居全国第16位，较上年前移2位。",                      # rankings
-    "省市按1:1比例出资建立联合引导资金。",                                # rule ratio
-    "联系电话：0371-65678901  豫ICP备05004116号",                       # page furniture
-    "支持哈工大、哈工程、东北林大等3所高校建设概念验证中心。",            # sums up a list
-    "本办法自2023年6月1日起施行，有效期5年。",                            # dates and durations
-    "打造千亿元级产业集群。",                                            # threshold, no figure
-    "实现全省乡镇科技特派员工作站服务全覆盖。",                           # non-numeric
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "对首次认定的高新技术企业，给予30万元一次性奖励。",  # subsidy rule
+        "聚焦12个主导产业和107个县域特色产业集群。",  # programme scope
+        "实施“1+N”政策体系，落实《科技创新60条》。",  # policy names
+        "全省区域创新能力居全国第16位，较上年前移2位。",  # rankings
+        "省市按1:1比例出资建立联合引导资金。",  # rule ratio
+        "联系电话：0371-65678901  豫ICP备05004116号",  # page furniture
+        "支持哈工大、哈工程、东北林大等3所高校建设概念验证中心。",  # sums up a list
+        "本办法自2023年6月1日起施行，有效期5年。",  # dates and durations
+        "打造千亿元级产业集群。",  # threshold, no figure
+        "实现全省乡镇科技特派员工作站服务全覆盖。",  # non-numeric
+    ],
+)
 def test_not_statements(text):
     assert extract_statements(text, PROVINCE_PLAN, "t.txt") == []
 
@@ -191,6 +214,7 @@ def test_map_indicator_rules():
 # Hand-written unseen fixtures (not real documents): figures are reported, the gate is loose
 # ---------------------------------------------------------------------------------------------
 
+
 def test_unseen_fixtures_score():
     result = score_dir(UNSEEN_DIR)
     print("\n" + format_table(result))
@@ -208,8 +232,10 @@ def test_html_input_drops_navigation_and_footer():
 
 def test_scorer_matches_by_overlap_and_value():
     text = "技术合同成交总额达到2000亿元，科技特派员数量达到1万人"
-    gold = [{"span": "技术合同成交总额达到2000亿元", "value_base": 2e11},
-            {"span": "科技特派员数量达到1万人", "value_base": 1e4}]
+    gold = [
+        {"span": "技术合同成交总额达到2000亿元", "value_base": 2e11},
+        {"span": "科技特派员数量达到1万人", "value_base": 1e4},
+    ]
     pred = [{"span": "2000亿元", "value_base": 2e11}, {"span": "达到1万人", "value_base": 1e5}]
     assert match_statements(text, gold, pred) == [(0, 0)]
 
@@ -218,9 +244,17 @@ def test_scorer_matches_by_overlap_and_value():
 # Command line
 # ---------------------------------------------------------------------------------------------
 
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sti_portal.cli.targets", *args], cwd=REPO,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    # through the `sti` entry point, as a user runs it (`sti targets ...`)
+    return subprocess.run(
+        [sys.executable, "-c", "from sti_portal.cli import main; main()", "targets", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
 
 
 def test_cli_extract_jsonl():
@@ -229,7 +263,7 @@ def test_cli_extract_jsonl():
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(rows) >= 10
     assert all(list(r) == FIELDS for r in rows)
-    assert "技术合同成交总额" in result.stdout            # ensure_ascii=False
+    assert "技术合同成交总额" in result.stdout  # ensure_ascii=False
     assert any(r["indicator"] == "tech_contract_turnover" and r["value_base"] == 2e11 for r in rows)
 
 

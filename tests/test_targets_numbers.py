@@ -1,4 +1,5 @@
 """Unit tests for the number grammar of the policy-target extractor (sti_portal.targets.numbers)."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,11 +18,27 @@ from sti_portal.targets.numbers import (
 )
 
 
-@pytest.mark.parametrize("text, value", [
-    ("六百五十", 650), ("两千", 2000), ("一万二千", 12000), ("千亿", 1e11), ("十五", 15), ("十", 10),
-    ("一百零五", 105), ("一百五", 150), ("两千五", 2500), ("三千万", 3e7), ("一万亿", 1e12), ("二〇二五", 2025),
-    ("二点五", 2.5), ("九", 9), ("一百五十", 150), ("一万二", 12000),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("六百五十", 650),
+        ("两千", 2000),
+        ("一万二千", 12000),
+        ("千亿", 1e11),
+        ("十五", 15),
+        ("十", 10),
+        ("一百零五", 105),
+        ("一百五", 150),
+        ("两千五", 2500),
+        ("三千万", 3e7),
+        ("一万亿", 1e12),
+        ("二〇二五", 2025),
+        ("二点五", 2.5),
+        ("九", 9),
+        ("一百五十", 150),
+        ("一万二", 12000),
+    ],
+)
 def test_chinese_numerals(text, value):
     assert parse_chinese_numeral(text) == pytest.approx(value)
 
@@ -59,28 +76,31 @@ def test_split_scale_and_unit_scale():
     assert to_base(1.2, "万家") == 12_000.0
 
 
-@pytest.mark.parametrize("text, value, unit, base", [
-    ("六百五十亿元", 650, "亿元", 6.5e10),
-    ("两千亿元", 2000, "亿元", 2e11),
-    ("一万二千家", 12000, "家", 12000),
-    ("千亿元", 1000, "亿元", 1e11),
-    ("九成", 9, "成", 90),
-    ("3.5万人", 3.5, "万人", 35000),
-    ("1.2亿元", 1.2, "亿元", 1.2e8),
-    ("2000亿元", 2000, "亿元", 2e11),
-    ("1万人", 1, "万人", 1e4),
-    ("48.71万平方米", 48.71, "万平方米", 487100),
-    ("15,000家", 15000, "家", 15000),
-    ("１５０家", 150, "家", 150),
-    ("1.5万亿元", 1.5, "万亿元", 1.5e12),
-    ("2.8%", 2.8, "%", 2.8),
-    ("百分之十五", 15, "%", 15),
-    ("2个百分点", 2, "个百分点", 2),
-    ("0.1个百分点", 0.1, "个百分点", 0.1),
-    ("45人年", 45, "人年", 45),
-    ("3千家", 3000, "家", 3000),
-    ("一百五十万元", 150, "万元", 1.5e6),
-])
+@pytest.mark.parametrize(
+    "text, value, unit, base",
+    [
+        ("六百五十亿元", 650, "亿元", 6.5e10),
+        ("两千亿元", 2000, "亿元", 2e11),
+        ("一万二千家", 12000, "家", 12000),
+        ("千亿元", 1000, "亿元", 1e11),
+        ("九成", 9, "成", 90),
+        ("3.5万人", 3.5, "万人", 35000),
+        ("1.2亿元", 1.2, "亿元", 1.2e8),
+        ("2000亿元", 2000, "亿元", 2e11),
+        ("1万人", 1, "万人", 1e4),
+        ("48.71万平方米", 48.71, "万平方米", 487100),
+        ("15,000家", 15000, "家", 15000),
+        ("１５０家", 150, "家", 150),
+        ("1.5万亿元", 1.5, "万亿元", 1.5e12),
+        ("2.8%", 2.8, "%", 2.8),
+        ("百分之十五", 15, "%", 15),
+        ("2个百分点", 2, "个百分点", 2),
+        ("0.1个百分点", 0.1, "个百分点", 0.1),
+        ("45人年", 45, "人年", 45),
+        ("3千家", 3000, "家", 3000),
+        ("一百五十万元", 150, "万元", 1.5e6),
+    ],
+)
 def test_quantities(text, value, unit, base):
     q = parse_quantity(text)
     assert q is not None
@@ -89,10 +109,17 @@ def test_quantities(text, value, unit, base):
     assert q.value_base == pytest.approx(base, rel=1e-12)
 
 
-@pytest.mark.parametrize("text, value, unit", [
-    ("1-2家", 1, "家"), ("1～2家", 1, "家"), ("1至2个", 1, "个"), ("10%-15%", 10, "%"), ("3—5个", 3, "个"),
-    ("一至两个", 1, "个"),
-])
+@pytest.mark.parametrize(
+    "text, value, unit",
+    [
+        ("1-2家", 1, "家"),
+        ("1～2家", 1, "家"),
+        ("1至2个", 1, "个"),
+        ("10%-15%", 10, "%"),
+        ("3—5个", 3, "个"),
+        ("一至两个", 1, "个"),
+    ],
+)
 def test_ranges_take_first_value_and_ge(text, value, unit):
     q = parse_quantity(text)
     assert q.is_range and q.value == value and q.unit == unit
@@ -112,32 +139,35 @@ def test_inner_and_suffix_qualifiers():
     assert detect_comparator("其中", q) == "ge"
 
 
-@pytest.mark.parametrize("before, text, expected", [
-    ("达到", "2.8%左右", "approx"),
-    ("达到", "1000项以上", "ge"),
-    ("", "1000项以下", "le"),
-    ("突破", "1500亿元", "ge"),
-    ("超", "8家", "ge"),
-    ("超过", "40%", "ge"),
-    ("不低于", "10亿元", "ge"),
-    ("不少于", "50家", "ge"),
-    ("不超过", "5%", "le"),
-    ("不高于", "5%", "le"),
-    ("约", "50亿元", "approx"),
-    ("近", "1.2万家", "approx"),
-    ("达到", "15000家", "eq"),
-    ("提高到", "25%", "eq"),
-    ("力争达到", "3.2%", "eq"),
-    ("力争突破", "180亿元", "ge"),
-    ("年均增长", "10%", "growth"),
-    ("年均增长", "15%以上", "growth"),
-    ("同比增长", "25.6%", "growth"),
-    ("增长", "10%左右", "growth"),
-    ("同比增长约", "30%", "growth"),
-    ("提高", "0.1个百分点", "growth"),
-    ("较2015年增长近", "4倍", "growth"),
-    ("增长超", "三成", "growth"),
-])
+@pytest.mark.parametrize(
+    "before, text, expected",
+    [
+        ("达到", "2.8%左右", "approx"),
+        ("达到", "1000项以上", "ge"),
+        ("", "1000项以下", "le"),
+        ("突破", "1500亿元", "ge"),
+        ("超", "8家", "ge"),
+        ("超过", "40%", "ge"),
+        ("不低于", "10亿元", "ge"),
+        ("不少于", "50家", "ge"),
+        ("不超过", "5%", "le"),
+        ("不高于", "5%", "le"),
+        ("约", "50亿元", "approx"),
+        ("近", "1.2万家", "approx"),
+        ("达到", "15000家", "eq"),
+        ("提高到", "25%", "eq"),
+        ("力争达到", "3.2%", "eq"),
+        ("力争突破", "180亿元", "ge"),
+        ("年均增长", "10%", "growth"),
+        ("年均增长", "15%以上", "growth"),
+        ("同比增长", "25.6%", "growth"),
+        ("增长", "10%左右", "growth"),
+        ("同比增长约", "30%", "growth"),
+        ("提高", "0.1个百分点", "growth"),
+        ("较2015年增长近", "4倍", "growth"),
+        ("增长超", "三成", "growth"),
+    ],
+)
 def test_comparators(before, text, expected):
     q = parse_quantity(text)
     assert detect_comparator(before, q) == expected
@@ -154,4 +184,4 @@ def test_find_quantities_offsets_and_skips():
     found = find_quantities(text)
     assert [q.raw for q in found] == ["2000亿元", "1万人"]
     for q in found:
-        assert text[q.start:q.qual_end] == q.raw
+        assert text[q.start : q.qual_end] == q.raw

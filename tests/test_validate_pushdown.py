@@ -1,7 +1,7 @@
 """GX on compact batches pushed down to DuckDB gives the same verdicts, counts and rows as GX on the full frame.
 
-The reference is the old path, kept in sti_portal/validate.py: the pandas group frames (coverage_frame, ...)
-and `run_suite`, which hands the whole frame to GX's pandas datasource with the COMPLETE result format.
+The reference is the old path, kept in sti_portal/quality/: the pandas group frames (frames.py: coverage_frame, ...)
+and `run_suite` (runner.py), which hands the whole frame to GX's pandas datasource with the COMPLETE result format.
 Each case below breaks one rule on a small, clean candidate frame; both paths must agree on which
 expectations fail, on the number of failing rows and on the rows themselves.
 """
@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from sti_portal.core import catalogue
-from sti_portal.quality import validate
-from sti_portal.quality.validate import CANDIDATE_COLUMNS
+from sti_portal.quality import frames, runner, sql_frames, validate
+from sti_portal.quality.suites import CANDIDATE_COLUMNS
 
 YEARS = [2018, 2019, 2020, 2021]
 OLD, NEW = "cn_sti_yearbook_2021", "cn_sti_yearbook_2022"
@@ -223,7 +223,7 @@ CASES = [out_of_range, infinite_value, duplicate_key, everything_twice, null_val
 
 def reference(frame: pd.DataFrame) -> list[validate.SuiteOutcome]:
     """The old path: the whole frame (and the pandas group frames) through GX, COMPLETE result format."""
-    return [validate.run_suite(name, make(frame)) for name, make in validate.GROUP_FRAMES.items()]
+    return [runner.run_suite(name, make(frame)) for name, make in frames.GROUP_FRAMES.items()]
 
 
 def _records(rows: pd.DataFrame) -> list[tuple]:
@@ -315,13 +315,13 @@ def test_compact_batches_stay_small(clean, monkeypatch):
     """Forty copies of the data (as forty releases) still give GX batches of the same size."""
     frame = pd.concat([clean.assign(release=clean["release"] + f"_{i}") for i in range(40)], ignore_index=True)
     sizes = {}
-    original = validate._run_compact
+    original = validate.run_compact
 
     def spy(con, suite, frame_, batch, n_rows, max_rows):
         sizes[suite] = (len(batch), n_rows)
         return original(con, suite, frame_, batch, n_rows, max_rows)
 
-    monkeypatch.setattr(validate, "_run_compact", spy)
+    monkeypatch.setattr(validate, "run_compact", spy)
     outcomes = validate.validate_all(frame)
     assert not [o for o in outcomes if o.failures]
     assert sizes["observations"][1] == len(frame) and sizes["observations"][0] < 50
@@ -332,12 +332,12 @@ def test_group_frames_in_sql_equal_the_pandas_frames(clean):
     frame = bulletin_disagreement(additivity_break(coverage_gap(yoy_jump(clean.copy()))))
     with duckdb.connect() as con:
         con.register("frame", frame)
-        names = validate._register_catalogue(con, "t_")
-        types = validate._describe(con, "frame")
-        for suite, pandas_frame in (("coverage", validate.coverage_frame), ("additivity", validate.additivity_frame),
-                                    ("year_on_year", validate.yoy_frame),
-                                    ("bulletin_agreement", validate.bulletin_agreement_frame)):
-            sql = con.execute(validate.GROUP_SQL[suite]("frame", names, types)).df()
+        names = sql_frames.register_catalogue(con, "t_")
+        types = sql_frames.describe(con, "frame")
+        for suite, pandas_frame in (("coverage", frames.coverage_frame), ("additivity", frames.additivity_frame),
+                                    ("year_on_year", frames.yoy_frame),
+                                    ("bulletin_agreement", frames.bulletin_agreement_frame)):
+            sql = con.execute(sql_frames.GROUP_SQL[suite]("frame", names, types)).df()
             want = pandas_frame(frame)
             assert list(sql.columns) == list(want.columns), suite
             assert _records(sql) == _records(want), suite
@@ -348,7 +348,7 @@ def test_bulletin_agreement_sql_twin(clean):
     with duckdb.connect() as con:
         con.register("frame", frame)
         twin = validate.bulletin_agreement_sql(con, "frame")
-    want = validate.bulletin_agreement_frame(frame)
+    want = frames.bulletin_agreement_frame(frame)
     assert list(twin.columns) == list(want.columns)
     assert [tuple(map(str, r)) for r in twin.itertuples(index=False)] == [tuple(map(str, r)) for r in want.itertuples(index=False)]
     assert set(twin["verdict"]) == {"undocumented_difference"}
@@ -367,4 +367,4 @@ def test_a_frame_duckdb_would_read_as_text_is_validated_the_old_way(clean):
     frame["value"] = frame["value"].astype(object)
     frame.loc[3, "value"] = "n/a"
     suites = ["observations", "value_ranges"]   # (the old group frames cannot even be computed)
-    assert_same([validate.run_suite(name, frame) for name in suites], validate.validate_all(frame, suites))
+    assert_same([runner.run_suite(name, frame) for name in suites], validate.validate_all(frame, suites))

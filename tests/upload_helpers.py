@@ -83,7 +83,8 @@ class Serving:
 
         port = free_port()
         env = {**os.environ, "STI_HOME": str(self.home)}
-        self.process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port),
+                                         "--workers", "1"],
                                         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

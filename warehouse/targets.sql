@@ -41,7 +41,7 @@ CREATE TABLE policy_statements (         -- every extracted statement: kind targ
     region_code         VARCHAR,               -- province-level regions only
     province_code       VARCHAR,
     warehouse_indicator VARCHAR NOT NULL,      -- catalogue id, or 'none'
-    comparability       VARCHAR NOT NULL,      -- same | broader | none
+    comparability       VARCHAR NOT NULL,      -- same | broader | estimate | none
     indicator_caveat    VARCHAR,
     review_status       VARCHAR NOT NULL,      -- extracted | confirmed | rejected
     corrections         VARCHAR,               -- fields the review changed: "col: old → new; …"
@@ -56,7 +56,7 @@ CREATE TABLE policy_statements (         -- every extracted statement: kind targ
 CREATE VIEW targets AS
 SELECT * FROM policy_statements WHERE kind = 'target';
 
-CREATE TABLE target_progress (           -- confirmed targets with an indicator, against the statistics
+CREATE TABLE target_progress (           -- targets with an indicator (not rejected), against the statistics
     statement_id           VARCHAR PRIMARY KEY,
     doc_id                 VARCHAR NOT NULL,
     doc_title              VARCHAR,
@@ -93,7 +93,56 @@ CREATE TABLE target_progress (           -- confirmed targets with an indicator,
     span                   VARCHAR,        -- the evidence in the document
     related_indicator      VARCHAR,        -- no comparable series: what the warehouse has instead
     related_year           INTEGER,
-    related_value          DOUBLE
+    related_value          DOUBLE,
+    target_kind            VARCHAR,        -- level | rate | total_growth | points | multiple | increase | cumulative
+    judged_against         VARCHAR,        -- official series | broader official series | estimate (obs_status e)
+    review_status          VARCHAR         -- confirmed | extracted (rejected targets are not judged)
+);
+
+CREATE TABLE reported_vs_official (      -- achieved figures in the documents against the statistics
+    statement_id        VARCHAR PRIMARY KEY,
+    doc_id              VARCHAR NOT NULL,
+    doc_title           VARCHAR,
+    doc_date            VARCHAR,
+    region_code         VARCHAR,
+    region_zh           VARCHAR,
+    indicator           VARCHAR NOT NULL,      -- extractor id
+    warehouse_indicator VARCHAR,
+    indicator_zh        VARCHAR,
+    year                INTEGER,               -- the year the figure is for
+    year_basis          VARCHAR,               -- stated | assumed: the year before the document | none
+    span                VARCHAR,               -- the evidence in the document
+    reported_value      DOUBLE,                -- as written
+    reported_unit       VARCHAR,
+    comparator          VARCHAR,               -- eq | ge | le | approx | growth
+    unit                VARCHAR,               -- the series' unit (growth: %)
+    reported_in_unit    DOUBLE,                -- the reported value in `unit`
+    official_value      DOUBLE,                -- the release compared with: the one that agrees, else the current
+    official_release    VARCHAR,
+    official_source_ref VARCHAR,               -- file#sheet!cell of the official value
+    official_obs_status VARCHAR,               -- e: an estimate (hightech_enterprises_valid_est)
+    current_value       DOUBLE,
+    current_release     VARCHAR,
+    difference          DOUBLE,                -- reported_in_unit - official_value
+    difference_pct      DOUBLE,                -- difference / official_value, %
+    tolerance           DOUBLE,                -- half a unit of the last printed digit, in `unit`
+    verdict             VARCHAR NOT NULL,      -- agrees within rounding | differs | not comparable
+    reason              VARCHAR,
+    judged_against      VARCHAR                -- official series | estimate (obs_status e)
+);
+
+CREATE TABLE target_region_summary (     -- per province: how its targets are judged (city targets under it)
+    region_code       VARCHAR PRIMARY KEY,
+    region_zh         VARCHAR,
+    targets           INTEGER NOT NULL,
+    met               INTEGER NOT NULL,
+    on_track          INTEGER NOT NULL,
+    off_track         INTEGER NOT NULL,
+    no_data           INTEGER NOT NULL,
+    judged            INTEGER NOT NULL,        -- met + on_track + off_track
+    no_data_reasons   VARCHAR,                 -- "reason: count; …"
+    reported_figures  INTEGER NOT NULL,        -- comparable achieved figures (reported_vs_official)
+    reported_agree    INTEGER NOT NULL         -- of which agree within rounding
 );
 
 CREATE TABLE target_indicators (         -- the extractor's indicator ids -> warehouse indicators

@@ -1,6 +1,6 @@
 """sti-portal's downloads: ``/downloads/<path>`` streams the files pre-built at publish time.
 
-A download is composed from the parts of the published version (``sti_portal/downloads.py``: a head,
+A download is composed from the parts of the published version (``sti_portal/publish/downloads/``: a head,
 part files, a tail, as ``manifest.json`` lists them): the CSV, the CSV for Excel and the JSON of every
 table, indicator and region, with their exact Content-Length, and the bulk ZIP, deflated while it is
 sent. The bytes are produced by a worker thread, one 1 MB chunk at a time, and handed to the event loop

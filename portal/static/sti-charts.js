@@ -76,27 +76,40 @@
       el.textContent = "请选择地区 Choose at least one region.";
       return;
     }
-    embed(el, {
-      width: "container",
-      height: 300,
-      data: { values: values },
+    var x = { field: "year", type: "quantitative", title: "年份 Year", axis: { format: "d", tickMinStep: 1 },
+              scale: { zero: false, nice: false } };
+    var y = { field: "value", type: "quantitative", title: data.unit + " (" + data.unit_en + ")" };
+    var layers = [{
       mark: { type: "line", point: { size: 28 }, tooltip: true, strokeWidth: 2 },
       encoding: {
-        x: { field: "year", type: "quantitative", title: "年份 Year", axis: { format: "d", tickMinStep: 1 },
-             scale: { zero: false, nice: false } },
-        y: { field: "value", type: "quantitative", title: data.unit + " (" + data.unit_en + ")" },
-        color: { field: "label", type: "nominal", title: null, legend: { orient: "bottom", columns: 4 },
-                 scale: { scheme: "tableau10" } },
+        x: x, y: y,
+        color: { field: "label", type: "nominal", title: null,
+                 legend: { orient: "bottom", columns: el.clientWidth < 600 ? 2 : 4 }, scale: { scheme: "tableau10" } },
         tooltip: [{ field: "label", title: "Region 地区" }, { field: "year", title: "Year 年份" },
                   { field: "display", title: "Value 数值 (" + data.unit + ")" }]
       }
-    });
+    }];
+    // Year-on-year warnings (often where two yearbook editions join): an orange ring on the value.
+    var flagged = values.filter(function (row) { return row.warn; });
+    if (flagged.length) {
+      layers.push({
+        data: { values: flagged },
+        mark: { type: "point", shape: "circle", size: 160, strokeWidth: 2, color: "#dd6b20", filled: false },
+        encoding: { x: x, y: y, tooltip: [{ field: "label", title: "Region 地区" }, { field: "year", title: "Year 年份" },
+                                          { field: "warn", title: "⚠" }] }
+      });
+    }
+    embed(el, { width: "container", height: 300, data: { values: values }, layer: layers });
   }
 
   function tileMap(data) {
     var el = document.getElementById("map-chart");
     if (!el) { return; }
-    var step = 74;
+    // Tiles fit the width the page gives (a phone is ~370 px): the legend goes below the map when narrow.
+    var narrow = el.clientWidth < 640;
+    var room = el.clientWidth - (narrow ? 8 : 110);
+    var step = Math.max(36, Math.min(74, Math.floor(room / data.columns)));
+    var nameSize = step < 56 ? 11 : 13, valueSize = step < 56 ? 9 : 11;
     var columns = [], rows = [];
     for (var c = 0; c < data.columns; c++) { columns.push(c); }
     for (var r = 0; r < data.rows; r++) { rows.push(r); }
@@ -116,14 +129,15 @@
           mark: { type: "rect", cornerRadius: 3, cursor: "pointer" },
           encoding: {
             color: { field: "value", type: "quantitative", scale: { scheme: "blues" },
-                     legend: { title: data.unit, orient: "right", gradientLength: 260 } },
+                     legend: { title: data.unit, orient: narrow ? "bottom" : "right",
+                               gradientLength: narrow ? Math.min(260, room - 40) : 260 } },
             href: { field: "url" }, tooltip: tooltip
           } },
-        { mark: { type: "text", baseline: "middle", dy: -10, fontSize: 13, fontWeight: "bold" },
+        { mark: { type: "text", baseline: "middle", dy: -step / 7, fontSize: nameSize, fontWeight: "bold" },
           encoding: { text: { field: "zh" },
                       color: { condition: { test: "datum.value != null && datum.value > " + data.midpoint, value: "white" },
                                value: "#1a202c" } } },
-        { mark: { type: "text", baseline: "middle", dy: 9, fontSize: 11 },
+        { mark: { type: "text", baseline: "middle", dy: step / 8, fontSize: valueSize },
           encoding: { text: { field: "display" },
                       color: { condition: { test: "datum.value != null && datum.value > " + data.midpoint, value: "white" },
                                value: "#1a202c" } } }

@@ -1,4 +1,8 @@
-"""The `sti` command: build the warehouse, serve the portal, or both."""
+"""The `sti` command: build the warehouse, serve the portal, or both.
+
+Each command imports what it runs when it runs: Dagster and Great Expectations take seconds to import, and
+`sti serve` or `sti check --help` need neither.
+"""
 from __future__ import annotations
 
 import os
@@ -23,18 +27,26 @@ def build() -> None:
     sys.exit(run_build(config.paths().ensure()))
 
 
+def _serving_options(command):
+    command = click.option("--port", default=8001, show_default=True, help="Port to listen on.")(command)
+    command = click.option("--host", default="127.0.0.1", show_default=True,
+                           help="Address to listen on (loopback by default; 0.0.0.0 serves beyond this machine).")(command)
+    return click.option("--workers", type=int, default=None,
+                        help="Worker processes sharing the port (default: the number of cores).")(command)
+
+
 @main.command()
-@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
-def serve(port: int) -> None:
-    """Serve the portal (Datasette, read-only) on 127.0.0.1."""
+@_serving_options
+def serve(port: int, host: str, workers: int | None) -> None:
+    """Serve the portal (Datasette, read-only) with one worker per core, on 127.0.0.1 unless --host."""
     from sti_portal.cli.serve import serve_portal
 
-    sys.exit(serve_portal(config.paths(), port))
+    sys.exit(serve_portal(config.paths(), port, workers, host))
 
 
 @main.command()
-@click.option("--port", default=8001, show_default=True, help="Port on 127.0.0.1.")
-def up(port: int) -> None:
+@_serving_options
+def up(port: int, host: str, workers: int | None) -> None:
     """Build, then serve."""
     from sti_portal.cli.build import run_build
     from sti_portal.cli.serve import serve_portal
@@ -45,7 +57,7 @@ def up(port: int) -> None:
         if not paths.portal_db.exists():
             sys.exit(status)
         click.echo("build failed: serving the previously published sti.db", err=True)
-    sys.exit(serve_portal(paths, port))
+    sys.exit(serve_portal(paths, port, workers, host))
 
 
 @main.command()
@@ -113,6 +125,15 @@ def _register_optional_groups() -> None:
     except ImportError:
         return
     main.add_command(targets)
+
+
+def _register_replicas() -> None:
+    from sti_portal.cli.replicas import replicas
+
+    main.add_command(replicas)
+
+
+_register_replicas()
 
 
 _register_optional_groups()

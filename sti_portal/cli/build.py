@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import click
+from dagster import DagsterInstance
 
+from pipelines.definitions import defs
 from sti_portal.core.settings import Paths
+from sti_portal.publish import generations
 
 
-def _instance(paths: Paths):
-    os.environ["DAGSTER_HOME"] = str(paths.dagster_home)
-    from dagster import DagsterInstance
-
-    return DagsterInstance.get()
+def _instance(paths: Paths) -> DagsterInstance:
+    # The instance of STI_HOME/dagster (its dagster.yaml: telemetry off, one writer run at a time), opened
+    # without setting DAGSTER_HOME in this process's environment.
+    return DagsterInstance.from_config(str(paths.dagster_home))
 
 
 def _quiet_dagster_logs() -> None:
@@ -27,10 +28,6 @@ def run_build(paths: Paths) -> int:
     started = time.perf_counter()
     click.echo(f"sti build: STI_HOME={paths.home}")
     _quiet_dagster_logs()
-    from pipelines.definitions import defs
-
-    from sti_portal.publish import generations
-
     job = defs.resolve_job_def("build_all")
     try:
         # One writer at a time (loads too); taking the lock also cleans up after a killed build or load.

@@ -1,12 +1,12 @@
 """The curated reference data kept as files in catalogue/: indicators, regions, aliases, sources."""
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from sti_portal.core import settings
 from sti_portal.core.settings import CATALOGUE_DIR
 
 BOOLEAN_COLUMNS = ("additive", "full_coverage", "derived")
@@ -32,7 +32,7 @@ def _read(name: str) -> pd.DataFrame:
 
 
 def extra_region_files() -> list[Path]:
-    return [Path(p) for p in os.environ.get(EXTRA_REGIONS_ENV, "").split(os.pathsep) if p.strip()]
+    return settings.load_settings().extra_region_files()
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +50,13 @@ def china_regions() -> pd.DataFrame:
     if duplicated:
         raise ValueError(f"{EXTRA_REGIONS_ENV}: region codes already in the catalogue: {duplicated[:10]}")
     return frame
+
+
+@lru_cache(maxsize=1)
+def places() -> pd.DataFrame:
+    """catalogue/places.csv: prefecture-level cities and national new areas with their province's code
+    (the policy-target extractor's gazetteer; the warehouse itself holds provinces only)."""
+    return _read("places.csv")
 
 
 @lru_cache(maxsize=1)

@@ -1,20 +1,78 @@
-"""Where things live. Everything the pipeline writes goes under STI_HOME (default: ./.sti-home)."""
+"""Where things live, and every setting the deployment can change (the STI_* environment variables).
+
+Everything the pipeline writes goes under STI_HOME (default: ./.sti-home in the checkout). The
+settings are read from the environment in one place, `Settings` below (pydantic-settings: typed,
+with a default and a meaning per field); `load_settings()` reads them when a command, a Dagster
+resource or the portal starts. Nothing here changes the environment.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE_DIR = REPO_ROOT / "catalogue"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 PORTAL_DIR = REPO_ROOT / "portal"
 WAREHOUSE_SQL_DIR = REPO_ROOT / "warehouse"
+BUNDLED_SNAPSHOT_DIR = REPO_ROOT / "sources" / "snapshots"
 
-# Telemetry would try to reach the internet, which this deployment never does.
-os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TQDM_DISABLE", "1")
+PORTAL_NAME = "sti-portal"
+# Runs that write the warehouse carry this tag; the Dagster run queue starts one at a time (DAGSTER_YAML).
+WRITER_TAGS = {"sti/writes": "warehouse"}
+
+
+class Settings(BaseSettings):
+    """Every STI_* environment variable, with its default and meaning (README: Settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="STI_", frozen=True, extra="ignore")
+
+    home: Path = Field(REPO_ROOT / ".sti-home",
+                       description="STI_HOME: where the warehouse, sti.db, downloads, reports and the inbox live")
+    snapshot_dir: Path = Field(BUNDLED_SNAPSHOT_DIR,
+                               description="STI_SNAPSHOT_DIR: another copy of the source snapshots to build from")
+    extra_regions: str = Field("", description="STI_EXTRA_REGIONS: extra region catalogues (CSV paths joined by "
+                                               "the OS path separator), e.g. counties for the benchmarks")
+    lock_timeout: float = Field(900.0, description="STI_LOCK_TIMEOUT: seconds a writer waits for the write lock")
+    load_rebuild: bool = Field(False, description="STI_LOAD_REBUILD: `sti load` rebuilds from every input "
+                                                  "instead of appending (as `--rebuild`)")
+    inbox_settle_seconds: float = Field(5.0, description="STI_INBOX_SETTLE_SECONDS: a dropped file is loaded only "
+                                                         "once it has not changed for this long")
+    response_cache_mb: int = Field(128, ge=0, description="STI_RESPONSE_CACHE_MB: the portal's in-process response "
+                                                          "cache (0 turns it off)")
+    access_log: bool = Field(False, description="STI_ACCESS_LOG: uvicorn's access log on the portal")
+    base_url: str = Field("", description="STI_BASE_URL: the public address citations use (e.g. "
+                                          "https://sti.example.org); empty: the address the request came to")
+
+    # Limits on a statistician's file (sti_portal/uploads/limits.py): a file over one gets its verdict at once.
+    upload_max_file_mb: float = Field(20.0, gt=0, description="STI_UPLOAD_MAX_FILE_MB: largest file `sti check`/"
+                                                              "`sti load` reads (the upload template's 200,000 "
+                                                              "rows are about 12 MB of CSV)")
+    upload_max_rows: int = Field(200_000, gt=0, description="STI_UPLOAD_MAX_ROWS: most rows in one file (all sheets)")
+    upload_max_columns: int = Field(50, gt=0, description="STI_UPLOAD_MAX_COLUMNS: most columns in one row")
+    upload_max_cell_chars: int = Field(2_000, gt=0, description="STI_UPLOAD_MAX_CELL_CHARS: longest text in one "
+                                                                "cell (a note or source)")
+    upload_max_sheets: int = Field(20, gt=0, description="STI_UPLOAD_MAX_SHEETS: most sheets in one workbook")
+    upload_max_unzipped_mb: float = Field(60.0, gt=0, description="STI_UPLOAD_MAX_UNZIPPED_MB: largest size of an "
+                                                                  ".xlsx once unzipped, read from the zip directory "
+                                                                  "before parsing (a zip bomb stops here)")
+    upload_max_problems: int = Field(200, gt=0, description="STI_UPLOAD_MAX_PROBLEMS: problems listed per file; "
+                                                            "the rest are counted")
+    free_space_margin_mb: float = Field(64.0, ge=0, description="STI_FREE_SPACE_MARGIN_MB: free space kept on top "
+                                                                "of what a new generation needs before writing it")
+
+    def extra_region_files(self) -> list[Path]:
+        return [Path(p) for p in self.extra_regions.split(os.pathsep) if p.strip()]
+
+
+def load_settings() -> Settings:
+    """The settings as the environment gives them now (read at each entry point, not cached, so a test or
+    a long-lived process that sets STI_HOME for one run sees it)."""
+    return Settings()
 
 
 @dataclass(frozen=True)
@@ -41,8 +99,8 @@ class Paths:
     def lock(self) -> Path:
         return self.home / ".write.lock"
 
-    # Statisticians' uploads (sti_portal/load.py): dropped in `inbox`, kept in `archive` once published,
-    # moved to `quarantine` with their report when rejected.
+    # Statisticians' uploads (sti_portal/uploads/load.py): dropped in `inbox`, kept in `archive` once
+    # published, moved to `quarantine` with their report when rejected.
     @property
     def inbox(self) -> Path:
         return self.home / "inbox"
@@ -55,8 +113,8 @@ class Paths:
     def quarantine(self) -> Path:
         return self.home / "quarantine"
 
-    # Atomic publication (sti_portal/generations.py): every build or load writes a new directory under
-    # `generations`; `current` is a symlink to the published one, and warehouse.duckdb, sti.db and
+    # Atomic publication (sti_portal/publish/generations.py): every build or load writes a new directory
+    # under `generations`; `current` is a symlink to the published one, and warehouse.duckdb, sti.db and
     # downloads in STI_HOME are symlinks through `current`, so one rename switches them all.
     @property
     def generations(self) -> Path:
@@ -76,8 +134,9 @@ class Paths:
         return self
 
 
-# Runs that write the warehouse carry the tag sti/writes; the run queue starts one at a time (the file
-# lock in sti_portal/generations.py is what actually serialises them, also for `sti build`/`sti load`).
+# Telemetry would try to reach the internet, which this deployment never does. Runs that write the
+# warehouse carry the tag sti/writes; the run queue starts one at a time (the file lock in
+# sti_portal/publish/generations.py is what actually serialises them, also for `sti build`/`sti load`).
 DAGSTER_YAML = """telemetry:
   enabled: false
 concurrency:
@@ -90,12 +149,11 @@ concurrency:
 
 def snapshot_dir() -> Path:
     """The source snapshots to build from: the bundled ones unless STI_SNAPSHOT_DIR names another copy."""
-    override = os.environ.get("STI_SNAPSHOT_DIR")
-    return Path(override).resolve() if override else REPO_ROOT / "sources" / "snapshots"
+    return load_settings().snapshot_dir.resolve()
 
 
 def sti_home() -> Path:
-    return Path(os.environ.get("STI_HOME", REPO_ROOT / ".sti-home")).resolve()
+    return load_settings().home.resolve()
 
 
 def paths() -> Paths:

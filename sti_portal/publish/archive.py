@@ -46,7 +46,7 @@ class ArchivedUpload:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, body: dict) -> "ArchivedUpload":
+    def from_dict(cls, body: dict) -> ArchivedUpload:
         return cls(**{key: body[key] for key in cls.__dataclass_fields__})
 
     @property
@@ -143,16 +143,6 @@ def listed(paths: Paths) -> list[ArchivedUpload]:
     entries = [ArchivedUpload.from_dict(json.loads(path.read_text(encoding="utf-8")))
                for path in paths.archive.glob(f"*{SIDECAR_SUFFIX}")]
     return sorted(entries, key=lambda entry: entry.release)
-
-
-def published_uploads(paths: Paths) -> list[ArchivedUpload]:
-    """The uploads the published warehouse was built from (what `sti build` rebuilds from)."""
-    from sti_portal.publish import generations
-
-    generation = generations.current_generation(paths)
-    if generation is None:
-        return listed(paths)
-    return [ArchivedUpload.from_dict(body) for body in generations.read_manifest(generation).get("uploads", [])]
 
 
 def _fsync(path: Path) -> None:

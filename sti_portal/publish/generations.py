@@ -26,20 +26,17 @@ import json
 import os
 import shutil
 import threading
-import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from sti_portal.core.settings import Paths
+from sti_portal.core.settings import Paths, load_settings
+from sti_portal.publish import archive
 
 MANIFEST = "manifest.json"
 PUBLISHED_NAMES = ("warehouse.duckdb", "sti.db", "downloads")
-DEFAULT_LOCK_TIMEOUT = float(os.environ.get("STI_LOCK_TIMEOUT", "900"))
-# Environment variable naming a point at which a writer stops and waits to be killed (tests of atomicity).
-FAULT_ENV = "STI_FAULT_PAUSE_AT"
 
 
 class WriterBusy(RuntimeError):
@@ -73,11 +70,12 @@ def writer_lock(paths: Paths, purpose: str, timeout: float | None = None):
     paths.home.mkdir(parents=True, exist_ok=True)
     lock = _lock_for(paths)
     outermost = not lock.is_locked
+    timeout = load_settings().lock_timeout if timeout is None else timeout
     try:
-        lock.acquire(timeout=DEFAULT_LOCK_TIMEOUT if timeout is None else timeout)
+        lock.acquire(timeout=timeout)
     except Timeout:
         raise WriterBusy(f"another build or load is writing to {paths.home} ({lock_owner(paths)}); "
-                         f"gave up after waiting {DEFAULT_LOCK_TIMEOUT if timeout is None else timeout:.0f} s") from None
+                         f"gave up after waiting {timeout:.0f} s") from None
     try:
         if outermost:
             _owner_file(paths).write_text(json.dumps({"pid": os.getpid(), "purpose": purpose, "since": _now_iso()}),
@@ -103,7 +101,7 @@ def holds_lock(paths: Paths) -> bool:
 # ------------------------------------------------------------------------------------------ generations
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def current_generation(paths: Paths) -> Path | None:
@@ -129,15 +127,20 @@ def current_manifest(paths: Paths) -> dict:
     return read_manifest(current_generation(paths))
 
 
+def published_uploads(paths: Paths) -> list[archive.ArchivedUpload]:
+    """The uploads the published warehouse was built from (what `sti build` rebuilds from); in a home
+    without any published generation, everything in archive/."""
+    generation = current_generation(paths)
+    if generation is None:
+        return archive.listed(paths)
+    return [archive.ArchivedUpload.from_dict(body) for body in read_manifest(generation).get("uploads", [])]
+
+
 def new_generation(paths: Paths, label: str) -> Path:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     generation = paths.generations / f"{stamp}-{label}"
     generation.mkdir(parents=True)
     return generation
-
-
-def generation_named(paths: Paths, name: str) -> Path:
-    return paths.generations / name
 
 
 def commit(paths: Paths, generation: Path, manifest: dict, expected_base: str | None) -> None:
@@ -156,7 +159,7 @@ def commit(paths: Paths, generation: Path, manifest: dict, expected_base: str | 
     _fsync_tree(generation)
     body = {**manifest, "generation": generation.name, "base": base, "published_at": _now_iso()}
     _write_json_durably(generation / MANIFEST, body)
-    fault_point("before_switch", paths)
+    checkpoint("before_switch", paths)
     _switch(paths, generation)
     _ensure_links(paths)
     _fsync_dir(paths.home)
@@ -192,11 +195,9 @@ def _ensure_links(paths: Paths) -> None:
 
 def recover(paths: Paths) -> list[str]:
     """Clean up after a killed writer (call with the lock held). Returns what was done, for the log."""
-    from sti_portal.publish import archive
-
     actions = []
     actions += _migrate_plain_files(paths)
-    for tmp in [*paths.home.glob(".*.tmp"), *paths.home.glob(".paused-at-*")]:
+    for tmp in paths.home.glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
         actions.append(f"removed {tmp.name}")
     current = current_generation(paths)
@@ -298,11 +299,9 @@ def _write_json_durably(path: Path, body: dict) -> None:
     _fsync_dir(path.parent)
 
 
-# ------------------------------------------------------------------------------------------ fault injection
+# ------------------------------------------------------------------------------------------ checkpoints
 
-def fault_point(name: str, paths: Paths) -> None:
-    """If STI_FAULT_PAUSE_AT names this point, say so in a marker file and wait (to be killed by a test)."""
-    if os.environ.get(FAULT_ENV) != name:
-        return
-    (paths.home / f".paused-at-{name}").write_text(str(os.getpid()), encoding="utf-8")
-    time.sleep(3600)
+def checkpoint(name: str, paths: Paths) -> None:
+    """A named moment of a writer's run (after_check, warehouse_written, before_switch, after_switch) at which
+    a kill must leave the old state or the new one. Does nothing here: the atomicity tests stop a writer at
+    one (tests/fault_injection/sitecustomize.py replaces this function in the `sti load` they kill)."""

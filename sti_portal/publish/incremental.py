@@ -11,7 +11,7 @@ changes. So `sti load` need not read every input again and rewrite 10 M rows; it
    rows (and the re-derived rows of the touched keys), sti.db's copy gets the published rows of the
    touched keys replaced in one transaction, and the downloads get new parts for the touched
    (indicator, year) partitions, every other part hard-linked from the published version;
-4. switches the generation in like every writer (sti_portal/generations.py): all or nothing.
+4. switches the generation in like every writer (sti_portal/publish/generations.py): all or nothing.
 
 The result is the full build's result for the same inputs: same fact rows and content digest (the
 digest is kept per (indicator, year) partition in `partition_digests`, so only touched partitions are
@@ -32,8 +32,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sti_portal.core.settings import WAREHOUSE_SQL_DIR
+from sti_portal.publish import downloads
+from sti_portal.publish.portal_db import PUBLISHED_TABLES
+from sti_portal.store import warehouse as store
+from sti_portal.targets import tables as policy_targets_tables
 from sti_portal.transform.derive import DERIVATION_INPUTS, DERIVED_SOURCE_ID
-
 
 KEY = ["region_code", "indicator_id", "year"]
 
@@ -107,8 +111,6 @@ def change_of(scope_candidate: pd.DataFrame, releases: list[str]) -> Change:
 def write_warehouse_copy(published: Path, target: Path, change: Change, *, releases: pd.DataFrame,
                          aliases: pd.DataFrame, validation_results: pd.DataFrame, built_at_utc: str) -> str:
     """A copy of the published warehouse with the change applied (atomically: tmp file, then rename)."""
-    from sti_portal.store import warehouse as store
-
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
     shutil.copyfile(published, tmp)
@@ -150,8 +152,6 @@ def write_warehouse_copy(published: Path, target: Path, change: Change, *, relea
 
 def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> None:
     """Re-judge the policy targets when the batch touches a region that has targets (or the nation)."""
-    from sti_portal.targets import tables as policy_targets_tables
-
     target_regions = {row[0] for row in con.execute("SELECT DISTINCT region_code FROM policy_statements "
                                                     "WHERE region_code IS NOT NULL").fetchall()} | {"100000"}
     if not (change.regions & target_regions):
@@ -180,14 +180,11 @@ WHOLE_TABLES = ("releases", "region_aliases", "validation_results", "build_info"
 
 
 def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The published shape (sti_portal/publish.PUBLISHED_TABLES) of the touched keys, from the new warehouse.
+    """The published shape (sti_portal/publish/portal_db.PUBLISHED_TABLES) of the touched keys, from the new warehouse.
 
     The views are evaluated over a copy of just the touched keys' fact rows (every release of them), so
     the window functions of `observations` and `revisions` see whole keys and nothing else.
     """
-    from sti_portal.core.settings import WAREHOUSE_SQL_DIR
-    from sti_portal.publish.portal_db import PUBLISHED_TABLES
-
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
@@ -271,8 +268,6 @@ HARMONISED_COLUMNS = ("source_id", "release", "release_kind", "vintage", "indica
 def appendable(generation: Path) -> bool:
     """Whether a published generation can take an incremental load: its warehouse keeps partition digests
     and its downloads are stored as parts (generations written before either must be rebuilt once)."""
-    from sti_portal.publish import downloads
-
     warehouse, portal, folder = generation / "warehouse.duckdb", generation / "sti.db", generation / "downloads"
     if not (warehouse.exists() and portal.exists() and folder.exists()):
         return False

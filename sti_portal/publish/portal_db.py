@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 
 from sti_portal.publish import downloads
+from sti_portal.publish.sqlite_extension import sqlite_extension_path
+from sti_portal.targets.tables import add_fulltext
 
 # Tables copied to sti.db, with the SELECT that shapes each (dates and decimals as SQLite-friendly types).
 PUBLISHED_TABLES = {
@@ -43,6 +45,13 @@ PUBLISHED_TABLES = {
     "targets": "SELECT * FROM targets ORDER BY doc_id, char_offset, statement_id",
     "target_progress": "SELECT * FROM target_progress ORDER BY region_code NULLS LAST, doc_id, statement_id",
     "target_indicators": "SELECT * FROM target_indicators ORDER BY indicator",
+    "reported_vs_official": "SELECT * FROM reported_vs_official ORDER BY region_code NULLS LAST, indicator, year, "
+                            "statement_id",
+    "target_region_summary": "SELECT * FROM target_region_summary ORDER BY region_code",
+    # Copies of bulletin figures left out for the original page's (sources/bulletin_pages.py), with whether
+    # they agree: the hand and third-party transcriptions' disagreements stay visible.
+    "bulletin_copies": "SELECT source_ref, region_label, indicator_id, reason FROM dropped_rows "
+                       "WHERE starts_with(reason, 'another copy of') ORDER BY indicator_id, source_ref",
 }
 
 INDEXES = {
@@ -60,23 +69,13 @@ INDEXES = {
 STAGE_MEMORY_SHARE = 0.4
 
 
-def sqlite_extension_path() -> str:
-    """The sqlite_scanner extension shipped as a PyPI wheel (INSTALL would need the internet)."""
-    import duckdb_extension_sqlite_scanner as package
-
-    found = sorted(Path(package.__path__[0]).glob("extensions/*/sqlite_scanner.duckdb_extension"))
-    if not found:
-        raise RuntimeError("duckdb-extension-sqlite-scanner is installed but holds no extension file")
-    return str(found[-1])
-
-
 def publish(warehouse: Path, portal_db: Path) -> dict[str, int]:
     """Write sti.db and the downloads from the warehouse atomically; returns row counts per published table.
 
     Each published table is computed ONCE (the PUBLISHED_TABLES SELECT over the warehouse's views) into
     an in-memory DuckDB database; from there one thread copies it into the new sti.db (sqlite extension,
     then indexes, ANALYZE and the full-text index) while this one writes the downloads with DuckDB COPY
-    (sti_portal/downloads.py). Nothing is swapped in before both are complete.
+    (sti_portal/publish/downloads/). Nothing is swapped in before both are complete.
     """
     tmp = portal_db.with_name(portal_db.name + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -149,8 +148,6 @@ def _finish_sqlite(path: Path) -> None:
                 db.execute(f"CREATE INDEX idx_{table}_{'_'.join(columns)} ON {table} ({', '.join(columns)})")
         db.execute("ANALYZE")
         db.commit()
-        from sti_portal.targets.tables import add_fulltext
-
         add_fulltext(db)
     finally:
         db.close()

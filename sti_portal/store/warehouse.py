@@ -9,8 +9,8 @@ import duckdb
 import pandas as pd
 
 from sti_portal.core import catalogue
-from sti_portal.core.settings import WAREHOUSE_SQL_DIR
 from sti_portal.core.releases import KIND_PRECEDENCE
+from sti_portal.core.settings import WAREHOUSE_SQL_DIR
 from sti_portal.targets import tables as policy_targets_tables
 
 # Sorted in DuckDB on the way in (not in pandas): the order the portal reads partitions in, so each
@@ -64,7 +64,7 @@ def combined_digest(con: duckdb.DuckDBPyConnection) -> str:
     digest = hashlib.sha256()
     for indicator_id, year, partition in con.execute(
             "SELECT indicator_id, year, digest FROM partition_digests ORDER BY indicator_id, year").fetchall():
-        digest.update(f"{indicator_id}\t{year}\t{partition}\n".encode("utf-8"))
+        digest.update(f"{indicator_id}\t{year}\t{partition}\n".encode())
     return digest.hexdigest()
 
 

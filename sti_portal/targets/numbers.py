@@ -14,10 +14,13 @@ Pure functions that turn the way Chinese government documents write quantities i
 Everything here works on plain strings and keeps character offsets, so callers can map a match back
 to the original document (``normalize_text`` is length-preserving).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .script import to_simplified
 
 # --------------------------------------------------------------------------------------------
 # Character normalisation
@@ -26,18 +29,42 @@ from dataclasses import dataclass
 _FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}
 _FULLWIDTH.update({chr(0xFF21 + i): chr(0x41 + i) for i in range(26)})
 _FULLWIDTH.update({chr(0xFF41 + i): chr(0x61 + i) for i in range(26)})
-_FULLWIDTH.update({
-    "．": ".", "％": "%", "－": "-", "＋": "+", "：": ":", "∶": ":", "（": "(", "）": ")",
-    "＆": "&", "／": "/", "\u3000": " ", "\xa0": " ", "﹪": "%", "〜": "～", "~": "～",
-    "—": "—", "–": "-", "‐": "-", "‑": "-", "―": "—", "＞": ">", "＜": "<", "≧": "≥", "≦": "≤",
-})
+_FULLWIDTH.update(
+    {
+        "．": ".",
+        "％": "%",
+        "－": "-",
+        "＋": "+",
+        "：": ":",
+        "∶": ":",
+        "（": "(",
+        "）": ")",
+        "＆": "&",
+        "／": "/",
+        "\u3000": " ",
+        "\xa0": " ",
+        "﹪": "%",
+        "〜": "～",
+        "~": "～",
+        "—": "—",
+        "–": "-",
+        "‐": "-",
+        "‑": "-",
+        "―": "—",
+        "＞": ">",
+        "＜": "<",
+        "≧": "≥",
+        "≦": "≤",
+    }
+)
 _FULLWIDTH_TABLE = str.maketrans(_FULLWIDTH)
 _FULLWIDTH_THOUSANDS = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
 
 
 def normalize_text(text: str) -> str:
-    """Map full-width digits, letters and signs to ASCII; the result has the same length as ``text``."""
-    out = text.translate(_FULLWIDTH_TABLE)
+    """Map full-width digits, letters and signs to ASCII and traditional characters to simplified ones;
+    the result has the same length as ``text``."""
+    out = to_simplified(text.translate(_FULLWIDTH_TABLE))
     out = _FULLWIDTH_THOUSANDS.sub(",", out)
     assert len(out) == len(text)
     return out
@@ -47,8 +74,7 @@ def normalize_text(text: str) -> str:
 # Numerals
 # --------------------------------------------------------------------------------------------
 
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-             "七": 7, "八": 8, "九": 9}
+CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 CN_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 SCALE_FACTORS = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
@@ -74,14 +100,14 @@ def _parse_cn_below_wan(text: str) -> int | None:
     seen_zero = False
     for ch in text:
         if ch in CN_DIGITS:
-            if digit is not None and digit != 0:                   # two digits in a row: invalid
+            if digit is not None and digit != 0:  # two digits in a row: invalid
                 return None
             digit = CN_DIGITS[ch]
             if digit == 0:
                 seen_zero = True
         elif ch in CN_SMALL_UNITS:
             unit = CN_SMALL_UNITS[ch]
-            if last_unit is not None and unit >= last_unit:        # 十百 / 百百: invalid order
+            if last_unit is not None and unit >= last_unit:  # 十百 / 百百: invalid order
                 return None
             total += (digit if digit is not None else 1) * unit
             digit = None
@@ -103,9 +129,9 @@ def parse_chinese_numeral(text: str) -> float | None:
     >>> parse_chinese_numeral("六百五十"), parse_chinese_numeral("一万二千"), parse_chinese_numeral("千亿")
     (650.0, 12000.0, 100000000000.0)
     """
-    if not text or text[0] in "万亿点":              # a bare scale (万人, 亿元) is not a number
+    if not text or text[0] in "万亿点":  # a bare scale (万人, 亿元) is not a number
         return None
-    if "点" in text:                                              # 二点五, 百分之三点五
+    if "点" in text:  # 二点五, 百分之三点五
         whole, _, frac = text.partition("点")
         if not frac or not all(ch in CN_DIGITS for ch in frac):
             return None
@@ -124,7 +150,7 @@ def parse_chinese_numeral(text: str) -> float | None:
         left, _, right = text.partition("万")
         high = _parse_cn_below_wan(left) if left else 1
         if right and len(right) == 1 and right in CN_DIGITS and right not in "零〇":
-            low = CN_DIGITS[right] * 1000                          # colloquial 一万二 = 12000
+            low = CN_DIGITS[right] * 1000  # colloquial 一万二 = 12000
         else:
             low = _parse_cn_below_wan(right)
         if high is None or low is None:
@@ -185,12 +211,61 @@ def to_base(value: float, unit: str) -> float:
 # Units, longest first.  Time units (年, 月, 日, 天) are deliberately absent: durations and dates
 # are never indicator values.
 MEASURE_UNITS = [
-    "个百分点", "百分点", "平方公里", "平方千米", "平方米", "万千瓦", "千瓦时", "千瓦", "兆瓦", "亿美元",
-    "万美元", "美元", "万亿元", "亿元", "万元", "元", "人年", "%", "‰", "成", "倍", "亩", "公顷", "吨",
+    "个百分点",
+    "百分点",
+    "平方公里",
+    "平方千米",
+    "平方米",
+    "万千瓦",
+    "千瓦时",
+    "千瓦",
+    "兆瓦",
+    "亿美元",
+    "万美元",
+    "美元",
+    "万亿元",
+    "亿元",
+    "万元",
+    "元",
+    "人年",
+    "%",
+    "‰",
+    "成",
+    "倍",
+    "亩",
+    "公顷",
+    "吨",
+    "PF",
 ]
+DOUBLING_UNIT = "番"  # set only by find_doublings: 番 is never read after a digit
 COUNT_UNITS = [
-    "人次", "家次", "场次", "家", "个", "项", "件", "人", "名", "位", "所", "座", "支", "台", "套", "户",
-    "篇", "部", "种", "款", "场", "次", "辆", "株", "只", "艘", "架",
+    "人次",
+    "家次",
+    "场次",
+    "家",
+    "个",
+    "项",
+    "件",
+    "人",
+    "名",
+    "位",
+    "所",
+    "座",
+    "支",
+    "台",
+    "套",
+    "户",
+    "篇",
+    "部",
+    "种",
+    "款",
+    "场",
+    "次",
+    "辆",
+    "株",
+    "只",
+    "艘",
+    "架",
 ]
 ALL_UNITS = sorted(MEASURE_UNITS + COUNT_UNITS, key=len, reverse=True)
 
@@ -203,7 +278,9 @@ _UNIT_WORD_CLASH = re.compile(
 
 _ARABIC = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _CN_NUM = r"[〇零一二两三四五六七八九十百千][〇零一二两三四五六七八九十百千万亿]*(?:点[〇零一二三四五六七八九]+)?"
-_NUM = rf"(?:{_ARABIC}(?:[十百千](?![瓦克米]))?(?:万亿|亿|万)?|{_CN_NUM})"
+# 超万家, 突破万亿元: a bare scale after 超/突破/近/逾 is one of it (1 万家)
+_BARE_SCALE = r"(?<=[超破近逾])(?:万亿|亿|万)(?=[家项件个人户所元])"
+_NUM = rf"(?:{_ARABIC}(?:[十百千](?![瓦克米]))?(?:万亿|亿|万)?|{_CN_NUM}|{_BARE_SCALE})"
 _RANGE_CONN = r"[-～—至到]"
 _QTY_RE = re.compile(
     rf"(?P<pct_prefix>百分之)?(?P<n1>{_NUM})(?P<u1>%)?"
@@ -216,16 +293,16 @@ _SUFFIX_RE = re.compile(r"^\s*(?P<suffix>及以上|以上|以下|以内|左右|�
 class Quantity:
     """A number with its unit as found in text. Offsets are into the searched string."""
 
-    start: int            # first character of the number (or of 百分之)
-    end: int              # end of the unit
-    qual_end: int         # end including a trailing qualifier (以上, 左右, ...)
-    raw: str              # text[start:qual_end]
-    value: float          # the number as written, Chinese numerals converted (九成 → 9)
-    unit: str             # unit with its scale prefix (亿元, 万人, %, 成, 个百分点, ...); "" if none
-    value_base: float     # value × unit scale
+    start: int  # first character of the number (or of 百分之)
+    end: int  # end of the unit
+    qual_end: int  # end including a trailing qualifier (以上, 左右, ...)
+    raw: str  # text[start:qual_end]
+    value: float  # the number as written, Chinese numerals converted (九成 → 9)
+    unit: str  # unit with its scale prefix (亿元, 万人, %, 成, 个百分点, ...); "" if none
+    value_base: float  # value × unit scale
     is_range: bool = False
-    inner: str = ""       # 余 / 多 between number and unit
-    suffix: str = ""      # 以上 / 及以上 / 以下 / 以内 / 左右 / 上下
+    inner: str = ""  # 余 / 多 between number and unit
+    suffix: str = ""  # 以上 / 及以上 / 以下 / 以内 / 左右 / 上下
     chinese: bool = False  # the numeral is written in Chinese characters
     single_char: bool = False  # one Chinese character (一个, 两家, 千家) - usually not a statistic
 
@@ -235,13 +312,15 @@ class Quantity:
         core = self.unit
         for prefix in ("万亿", "亿", "万"):
             if core.startswith(prefix) and len(core) > len(prefix):
-                core = core[len(prefix):]
+                core = core[len(prefix) :]
                 break
-        return core in MEASURE_UNITS or core in ("万", "亿", "万亿")
+        return core in MEASURE_UNITS or core in ("万", "亿", "万亿", DOUBLING_UNIT)
 
 
 def _numeral_value(numeral: str) -> tuple[float | None, str, bool]:
     """(value, scale, is_chinese) for a numeral token such as ``2000亿``, ``一万二千``, ``3.5万``."""
+    if numeral in ("万", "亿", "万亿"):
+        return 1.0, numeral, True  # 超万家 → 1 万家
     core, scale = split_scale(numeral)
     chinese = not re.match(r"\d", core)
     value = parse_numeral(core)
@@ -251,7 +330,7 @@ def _numeral_value(numeral: str) -> tuple[float | None, str, bool]:
 def _match_unit(text: str, pos: int) -> str:
     for unit in ALL_UNITS:
         if text.startswith(unit, pos):
-            if _UNIT_WORD_CLASH.match(text[pos: pos + len(unit) + 1]) and len(unit) == 1:
+            if _UNIT_WORD_CLASH.match(text[pos : pos + len(unit) + 1]) and len(unit) == 1:
                 return ""
             return unit
     return ""
@@ -271,16 +350,43 @@ def find_quantities(text: str) -> list[Quantity]:
             break
         q = _quantity_from_match(text, m)
         if q is None:
-            pos = m.end("n1")                      # skip the whole invalid numeral (十四五)
+            pos = m.end("n1")  # skip the whole invalid numeral (十四五)
             continue
         found.append(q)
         pos = max(q.end, m.start() + 1)
-    return found
+    doublings = find_doublings(text)
+    taken = [(d.start, d.end) for d in doublings]
+    found = [q for q in found if not any(a <= q.start < b for a, b in taken)] + doublings
+    return sorted(found, key=lambda q: q.start)
+
+
+_DOUBLING = re.compile(r"翻(?P<n>[一两二三四])?番|(?<!增长)(?<!年)倍增(?!计划|行动|工程|计)")
+_DOUBLINGS = {None: 1, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
+
+
+def find_doublings(text: str) -> list[Quantity]:
+    """翻一番 (1 番), 翻两番 (2 番), 翻番 and 倍增 (1 番): a change of level written without digits."""
+    out = []
+    for m in _DOUBLING.finditer(text):
+        value = float(_DOUBLINGS[m.group("n")] if m.group(0).startswith("翻") else 1)
+        out.append(
+            Quantity(
+                start=m.start(),
+                end=m.end(),
+                qual_end=m.end(),
+                raw=m.group(0),
+                value=value,
+                unit="番",
+                value_base=value,
+                chinese=True,
+            )
+        )
+    return out
 
 
 def _quantity_from_match(text: str, m: re.Match) -> Quantity | None:
     v1, scale1, chinese = _numeral_value(m.group("n1"))
-    if v1 is None:                                  # 十四五 and the like: not a number
+    if v1 is None:  # 十四五 and the like: not a number
         return None
     end = m.end("n1")
     percent = bool(m.group("pct_prefix"))
@@ -302,30 +408,39 @@ def _quantity_from_match(text: str, m: re.Match) -> Quantity | None:
             end += 1
         unit_base = "%"
     else:
-        k = end + (1 if text[end:end + 1] in ("余", "多") else 0)
+        k = end + (1 if text[end : end + 1] in ("余", "多") else 0)
         unit_base = _match_unit(text, k)
         if unit_base:
             inner = text[end:k]
             end = k + len(unit_base)
-        elif k > end and scale:                     # 3亿余 (no unit after)
+        elif k > end and scale:  # 3亿余 (no unit after)
             inner = text[end:k]
             end = k
     if unit_base in ("%", "‰", "成") and scale:
-        return None                                 # 3万% is not a quantity
+        return None  # 3万% is not a quantity
     if unit_base == "成" and not chinese and v1 > 10:
         return None
     unit = unit_base if unit_base in ("%", "‰", "成") else scale + unit_base
     suffix = ""
     qual_end = end
-    sm = _SUFFIX_RE.match(text[end:end + 4])
+    sm = _SUFFIX_RE.match(text[end : end + 4])
     if sm and unit:
         suffix = sm.group("suffix")
         qual_end = end + sm.end()
     start = m.start()
     return Quantity(
-        start=start, end=end, qual_end=qual_end, raw=text[start:qual_end], value=float(v1), unit=unit,
-        value_base=to_base(float(v1), unit), is_range=is_range, inner=inner, suffix=suffix,
-        chinese=chinese, single_char=chinese and len(m.group("n1")) == 1 and not is_range,
+        start=start,
+        end=end,
+        qual_end=qual_end,
+        raw=text[start:qual_end],
+        value=float(v1),
+        unit=unit,
+        value_base=to_base(float(v1), unit),
+        is_range=is_range,
+        inner=inner,
+        suffix=suffix,
+        chinese=chinese,
+        single_char=chinese and len(m.group("n1")) == 1 and not is_range,
     )
 
 
@@ -339,21 +454,54 @@ def parse_quantity(text: str) -> Quantity | None:
 # Comparators
 # --------------------------------------------------------------------------------------------
 
-GROWTH_UNITS = {"%", "个百分点", "百分点", "倍", "成", "‰"}
+GROWTH_UNITS = {"%", "个百分点", "百分点", "倍", "成", "‰", "番"}
 _GROWTH_BEFORE = re.compile(
     r"(?:增长|增速|增幅|递增|提高|提升|上升|下降|降低|减少|增加|扩大|翻)"
-    r"(?:了|率|分别|分别为|分别达到?|达到|达|为|超过|超|约|近|在|保持在)?$"
+    r"(?:了|率|分别|分别为|分别达到?|达到|达|为|超过|超|约|近|在|保持在|高于|不低于|目标|目标为|达到了)?$"
 )
 _PREFIX_COMPARATORS = {
-    "ge": ["不低于", "不少于", "不小于", "超过", "超出", "超", "突破", "逾", "高于", "大于", "多于", "至少", "以上",
-           "首破", "破", "迈上", "跨越"],
-    "le": ["不超过", "不高于", "不多于", "不大于", "低于", "少于", "小于", "控制在", "压缩到", "压缩至", "降至", "降到"],
+    "ge": [
+        "不低于",
+        "不少于",
+        "不小于",
+        "超过",
+        "超出",
+        "超",
+        "突破",
+        "逾",
+        "高于",
+        "大于",
+        "多于",
+        "至少",
+        "以上",
+        "首破",
+        "破",
+        "迈上",
+        "跨越",
+    ],
+    "le": [
+        "不超过",
+        "不高于",
+        "不多于",
+        "不大于",
+        "低于",
+        "少于",
+        "小于",
+        "控制在",
+        "压缩到",
+        "压缩至",
+        "降至",
+        "降到",
+    ],
     "approx": ["约", "近", "接近", "将近", "大约", "约为", "大概", "近乎"],
 }
-_PREFIX_WORDS = sorted(((w, c) for c, ws in _PREFIX_COMPARATORS.items() for w in ws),
-                       key=lambda wc: len(wc[0]), reverse=True)
-_FILLER_BEFORE = re.compile(r"(?:达到|达|到|为|了|在|共|共计|累计|合计|总计|分别|力争|争取|确保|有|实现|完成|增至|"
-                            r"提高到|提升到|首次|再次|均|已)$")
+_PREFIX_WORDS = sorted(
+    ((w, c) for c, ws in _PREFIX_COMPARATORS.items() for w in ws), key=lambda wc: len(wc[0]), reverse=True
+)
+_FILLER_BEFORE = re.compile(
+    r"(?:达到|达|到|为|了|在|共|共计|累计|合计|总计|分别|力争|争取|确保|有|实现|完成|增至|"
+    r"提高到|提升到|首次|再次|均|已)$"
+)
 
 
 def detect_comparator(before: str, q: Quantity) -> str:
@@ -361,9 +509,15 @@ def detect_comparator(before: str, q: Quantity) -> str:
 
     Priority: ``growth`` > range/以上/余 (``ge``) > 以下 (``le``) > 左右 (``approx``) > prefix words.
     """
-    before = before.rstrip()
+    if q.unit == "番":
+        return "growth"  # 翻一番, 倍增
+    before = _LISTED_FIGURES.sub("", before.rstrip())  # 分别增长了55.7%、15.4%: the verb is shared
     if q.unit in GROWTH_UNITS and is_growth_context(before):
         return "growth"
+    if q.unit == "倍" and _TIMES_OF.search(before):
+        return "growth"  # 是2015年的2.4倍: a change of level
+    if is_change_of_level(before, q.unit):
+        return "growth"  # 净增529家, 提高7件, 新增20亿元
     if q.is_range:
         return "ge"
     if q.suffix in ("以上", "及以上"):
@@ -375,6 +529,21 @@ def detect_comparator(before: str, q: Quantity) -> str:
     if q.inner in ("余", "多"):
         return "ge"
     return comparator_from_prefix(before)
+
+
+_LISTED_FIGURES = re.compile(r"(?:\d+(?:\.\d+)?\s*(?:%|个百分点|倍)?\s*[、和及与]\s*)+$")
+_TIMES_OF = re.compile(r"(?:是|为|相当于|达到?)[^，。；,;]{0,16}的\s*(?:近|约|超过|超)?$")
+_CHANGE_OF_LEVEL = re.compile(r"(?:净增|净增加|增加|提高|提升|增长|多增|增多)(?:了)?(?:超过|超|近|约|逾)?$")
+_NEW_MONEY = re.compile(r"新增(?:了)?(?:超过|超|近|约|逾)?$")
+
+
+def is_change_of_level(before: str, unit: str) -> bool:
+    """净增/增加/提高 N of a stock (家, 件, 人, 亿元): the value is a change, not a level. A count
+    of new items (新增高新技术企业N家) stays a count; new money (新增20亿元) is a change of a stock."""
+    tail = before.rstrip()[-12:]
+    if _CHANGE_OF_LEVEL.search(tail):
+        return True
+    return bool(unit.endswith("元") and _NEW_MONEY.search(tail))
 
 
 def comparator_from_prefix(before: str) -> str:

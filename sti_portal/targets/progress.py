@@ -22,6 +22,13 @@ The rule, in full (also written into every row's `rule` and into each target's `
   realised rate reaches X; on_track: not yet the target year and the realised rate reaches X
   (equivalently the latest value is at or above baseline * (1 + X) ** years); off_track otherwise.
   A 个百分点 "growth" is an increase of the level: target = baseline + X, then the level rule.
+* Other kinds (``target_kind``): 提高X个百分点 (points: baseline + X), 翻一番 / 增长N倍 (multiple: 2 × /
+  (1 + N) × baseline), 比…增长X% without 年均 (total growth: baseline × (1 + X %)), 净增N (increase: baseline
+  + N) — each a level target from there; 累计 (cumulative): the sum of the yearly values after the baseline
+  year for a flow, the rise since the baseline for a stock, against the target pro rata over the period
+  (never one year's value; a ratio cannot be cumulated: no_data).
+* Estimated series (`comparability` estimate: the stock of high-tech enterprises against
+  hightech_enterprises_valid_est) are judged like a comparable series, and the rule says it is an estimate.
 * Series broader than the target (`comparability` broader, e.g. all incubators for a 省级以上 target):
   a broader series above a level says nothing about the part, so only a shortfall is kept
   (off_track; for le targets met/on_track); any other outcome is `no_data` (inconclusive).
@@ -34,6 +41,7 @@ The rule, in full (also written into every row's `rule` and into each target's `
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 
@@ -50,7 +58,7 @@ PROGRESS_COLUMNS = [
     "baseline_year", "baseline_value", "baseline_source_ref",
     "latest_year", "latest_value", "latest_source_ref",
     "path_value", "gap", "realised_growth_pct", "growth_needed_pct", "change_needed_per_year",
-    "status", "rule", "caveat", "span",
+    "status", "rule", "caveat", "span", "target_kind", "judged_against", "review_status",
 ]
 
 LEVEL_RULE = (
@@ -69,20 +77,30 @@ GROWTH_RULE = (
 BROADER_RULE = (" The series is broader than the target's scope: only a shortfall is conclusive, any "
                 "other outcome is no_data.")
 NONE_RULE = "No comparable series in the warehouse: no_data."
+KINDS_RULE = (" Other kinds become a level from the baseline: 提高X个百分点 = baseline + X; 翻一番 = 2 × baseline "
+              "(翻N番 2^N ×), 增长N倍 = (1 + N) × baseline; 比…增长X% without 年均 = baseline × (1 + X %); 净增/新增N = "
+              "baseline + N. A cumulative target (累计) is compared with the sum of the yearly values after the "
+              "baseline year (a flow) or the rise of the stock since it, pro rata over the period: never with one "
+              "year's value. City and district targets are no_data (no city series).")
+ESTIMATE_RULE = (" Judged against an ESTIMATE (observation status e), not a published count: the estimated "
+                 "stock of certified high-tech enterprises is three years of recognitions, with revoked, moved "
+                 "and merged firms not subtracted (catalogue/indicators.csv, hightech_enterprises_valid_est).")
+JUDGED_AGAINST = {"same": "official series", "broader": "broader official series (only a shortfall is conclusive)",
+                  "estimate": "estimate (obs_status e)"}
 
 
 def progress_rule(comparator: str | None, comparability: str | None) -> str:
     """The general rule for a target (the `progress_rule` column of targets / policy_statements)."""
     if comparability == "none" or not comparability:
         return NONE_RULE
-    rule = GROWTH_RULE if comparator == "growth" else LEVEL_RULE
-    return rule + (BROADER_RULE if comparability == "broader" else "")
+    rule = (GROWTH_RULE if comparator == "growth" else LEVEL_RULE) + KINDS_RULE
+    return rule + {"broader": BROADER_RULE, "estimate": ESTIMATE_RULE}.get(comparability, "")
 
 
 # ------------------------------------------------------------------------------------- units
 
 _MONEY_SCALE = {"元": 1.0, "万元": 1e4, "亿元": 1e8, "万亿元": 1e12}
-_COUNT_UNITS = {"个", "家", "项", "件", "所", "座", "人", "人年"}
+_COUNT_UNITS = {"个", "家", "户", "项", "件", "所", "座", "人", "人年"}
 _PERCENT_UNITS = {"%", "成"}       # 成 is already ×10 in value_base (九成 → 90 %)
 _POINT_UNITS = {"个百分点", "百分点"}
 
@@ -91,7 +109,7 @@ def to_indicator_unit(value_base: float | None, unit: str | None, indicator_unit
     """The extractor's value_base expressed in the catalogue unit, or None when they do not convert."""
     if value_base is None or (isinstance(value_base, float) and math.isnan(value_base)):
         return None
-    unit = (unit or "").strip()
+    unit = (unit or "").strip().replace("萬", "万").replace("億", "亿")    # traditional-script documents
     if indicator_unit in _MONEY_SCALE:
         return value_base / _MONEY_SCALE[indicator_unit] if unit.endswith("元") else None
     if indicator_unit == "%":
@@ -137,102 +155,202 @@ def series_for(current: pd.DataFrame, region_code: str, indicator_id: str) -> pd
 
 # ------------------------------------------------------------------------------------- one target
 
+_ANNUAL_WORDS = re.compile(r"年均|每年|(?<![\d〇一二三四五六七八九十])年增长|年平均|平均每年|逐年")
+_SINCE_WORDS = re.compile(r"比.{0,12}(?:增长|提高|增加)")
+_DOUBLINGS = re.compile(r"翻([一二两三四1-4])番")
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+
+
+def target_kind(target: dict) -> str:
+    """How a target is judged: ``rate`` (年均增长X%), ``total_growth`` (比…增长X%), ``points`` (提高X个百分点),
+    ``multiple`` (翻一番, 增长N倍), ``increase`` (净增N家), ``cumulative`` (累计…), or ``level``. Read from the comparator, the unit and
+    the words of the span (the rule text says which applied)."""
+    span = target.get("span") or ""
+    unit = (target.get("unit") or "").strip()
+    growth = target.get("comparator") == "growth"
+    if _DOUBLINGS.search(span) or (unit == "倍" and growth):
+        return "multiple"
+    if unit in _POINT_UNITS:
+        return "points"
+    if growth:
+        if unit not in _PERCENT_UNITS:
+            return "increase"                        # 净增/新增 N 家 (in the indicator's own unit)
+        # 比2020年增长50% (no 年均/每年) is a rise over the whole period; 年均增长, or no 比…, a yearly rate
+        return "total_growth" if _SINCE_WORDS.search(span) and not _ANNUAL_WORDS.search(span) else "rate"
+    if "累计" in span:
+        return "cumulative"
+    return "level"
+
+
+def _multiple_factor(target: dict) -> float | None:
+    doubling = _DOUBLINGS.search(target.get("span") or "")
+    if doubling:
+        return 2.0 ** _CN_DIGITS[doubling.group(1)]
+    value = target.get("value_base")
+    return None if _is_missing(value) else 1.0 + float(value)     # 增长N倍: N times more than the baseline
+
+
+def _start_row(target: dict, indicator: dict | None) -> dict:
+    row = {c: target.get(c) for c in PROGRESS_COLUMNS}
+    comparability = target.get("comparability") or "none"
+    row.update(indicator_zh=indicator["name_zh"] if indicator else None,
+               unit=indicator["unit"] if indicator else None,
+               stock_or_flow=indicator["stock_or_flow"] if indicator else None,
+               comparability=comparability, comparator=target.get("comparator") or "eq",
+               target_year=_int_or_none(target.get("target_year")), status="no_data",
+               caveat=target.get("caveat") or "", judged_against=JUDGED_AGAINST.get(comparability),
+               target_kind=target_kind(target))
+    return row
+
+
+def _finish(row: dict, status: str, rule: str, note: str = "") -> dict:
+    row["status"] = status
+    row["rule"] = rule
+    if note:
+        row["caveat"] = (note + (" " + row["caveat"] if row["caveat"] else "")).strip()
+    return row
+
+
+def _unjudgeable(target: dict, indicator: dict | None) -> tuple[str, str] | None:
+    """(rule, note) of a target that cannot be judged at all, else None."""
+    if (target.get("comparability") or "none") == "none" or indicator is None:
+        return NONE_RULE, ""
+    if _is_missing(target.get("region_code")) or not target.get("region_code"):
+        region = target.get("region") if not _is_missing(target.get("region")) else "unknown"
+        return (f"The warehouse holds provinces (and the national total) only; no city or district series "
+                f"exists for {region}: no_data.", f"Region {region} is not a province-level region.")
+    return None
+
+
+def _baseline(target: dict, series: pd.DataFrame):
+    """The baseline row: the review's year, else the last value before the document's year."""
+    b_override = _int_or_none(target.get("baseline_year"))
+    if b_override is not None:
+        hit = series[series["year"] == b_override]
+        return hit.iloc[-1] if len(hit) else None
+    doc_year = _int_or_none(target.get("doc_year"))
+    if doc_year is None:
+        return None
+    before = series[series["year"] <= doc_year - BASELINE_LAG_YEARS]
+    return before.iloc[-1] if len(before) else None
+
+
+def _target_value(kind: str, target: dict, unit: str | None) -> tuple[float | None, str | None]:
+    """(value as stated in the target's terms, the unit that value is in)."""
+    value = target.get("value_base")
+    if kind == "rate" or kind == "total_growth":
+        return (value if (target.get("unit") or "") in _PERCENT_UNITS else None), ("% a year" if kind == "rate" else "%")
+    if kind == "points":
+        return value, ("percentage points" if unit == "%" else unit)
+    if kind == "multiple":
+        return _multiple_factor(target), "times the baseline"
+    return to_indicator_unit(value, target.get("unit"), unit), unit
+
+
 def assess(target: dict, series: pd.DataFrame, indicator: dict | None) -> dict:
-    """Progress of one confirmed target.
+    """Progress of one target.
 
     ``target``: statement fields (region_code, indicator, warehouse_indicator, comparability,
     comparator, value_base, unit, target_year, doc_year, baseline_year override, span …);
     ``series``: year, value, source_ref of the current values for its region and indicator;
     ``indicator``: the catalogue row of the warehouse indicator (unit, stock_or_flow, name_zh) or None.
     """
-    row = {c: target.get(c) for c in PROGRESS_COLUMNS}
-    comparability = target.get("comparability") or "none"
-    comparator = target.get("comparator") or "eq"
-    unit = indicator["unit"] if indicator else None
-    T = _int_or_none(target.get("target_year"))
-    row.update(indicator_zh=indicator["name_zh"] if indicator else None, unit=unit,
-               stock_or_flow=indicator["stock_or_flow"] if indicator else None,
-               comparability=comparability, comparator=comparator, target_year=T,
-               status="no_data", caveat=target.get("caveat") or "")
-
-    def done(status: str, rule: str, note: str = "") -> dict:
-        row["status"] = status
-        row["rule"] = rule
-        if note:
-            row["caveat"] = (note + (" " + row["caveat"] if row["caveat"] else "")).strip()
-        return row
-
-    if comparability == "none" or indicator is None:
-        return done("no_data", NONE_RULE)
-    if not target.get("region_code"):
-        return done("no_data", "The warehouse holds provinces (and the national total) only: no_data.",
-                    f"Region {target.get('region') or 'unknown'} is not a province-level region.")
-
-    growth = comparator == "growth"
-    points = growth and (target.get("unit") or "") in _POINT_UNITS
-    if growth and not points:
-        rate = target.get("value_base") if (target.get("unit") or "") in _PERCENT_UNITS else None
-        target_value = rate
-        row["target_unit"] = "% a year"
-    elif points:
-        target_value = target.get("value_base")
-        row["target_unit"] = "percentage points" if unit == "%" else unit
-    else:
-        target_value = to_indicator_unit(target.get("value_base"), target.get("unit"), unit)
-        row["target_unit"] = unit
+    row = _start_row(target, indicator)
+    blocked = _unjudgeable(target, indicator)
+    if blocked:
+        return _finish(row, "no_data", *blocked)
+    unit, kind, T = row["unit"], row["target_kind"], row["target_year"]
+    target_value, row["target_unit"] = _target_value(kind, target, unit)
     row["target_value"] = target_value
     if target_value is None:
-        return done("no_data", f"The target's unit ({target.get('unit')}) does not convert to the "
-                               f"indicator's unit ({unit}): no_data.")
-
+        return _finish(row, "no_data", f"The target's unit ({target.get('unit')}) does not convert to the "
+                                       f"indicator's unit ({unit}): no_data.")
     usable = series if T is None else series[series["year"] <= T]
     if usable.empty:
-        return done("no_data", f"No value of {target.get('warehouse_indicator')} for {target.get('region_code')}"
-                               f"{'' if T is None else f' up to {T}'}: no_data.")
+        return _finish(row, "no_data", f"No value of {target.get('warehouse_indicator')} for "
+                                       f"{target.get('region_code')}{'' if T is None else f' up to {T}'}: no_data.")
     latest = usable.iloc[-1]
     y, a = int(latest["year"]), float(latest["value"])
     row.update(latest_year=y, latest_value=a, latest_source_ref=latest["source_ref"])
-
-    # Baseline
-    b_override = _int_or_none(target.get("baseline_year"))
-    doc_year = _int_or_none(target.get("doc_year"))
-    baseline = None
-    if b_override is not None:
-        hit = series[series["year"] == b_override]
-        baseline = hit.iloc[-1] if len(hit) else None
-    elif doc_year is not None:
-        before = series[series["year"] <= doc_year - BASELINE_LAG_YEARS]
-        baseline = before.iloc[-1] if len(before) else None
+    baseline = _baseline(target, series)
+    b = B = None
     if baseline is not None:
         b, B = int(baseline["year"]), float(baseline["value"])
         row.update(baseline_year=b, baseline_value=B, baseline_source_ref=baseline["source_ref"])
-    else:
-        b = B = None
+    status, rule = _judge(kind, row, target_value, usable, T, y, a, b, B, unit)
+    status, rule = _scope(row, kind, status, rule)
+    return _finish(row, status, rule)
 
-    up = comparator != "le"
-    if growth and not points:
-        status, rule = _assess_growth(row, target_value, T, y, a, b, B, unit)
-    else:
-        if points:
-            if B is None:
-                return done("no_data", "A percentage-point increase needs a baseline value: no_data.")
-            row["target_level"] = B + target_value
-        else:
-            row["target_level"] = target_value
-        status, rule = _assess_level(row, row["target_level"], comparator, up, T, y, a, b, B, unit)
 
-    if comparability == "broader":
-        if growth and not points:
-            conclusive = set()                  # the growth of a larger whole says nothing about the part
-        else:
-            conclusive = {"off_track"} if up else {"met", "on_track"}
-        if status not in conclusive and status != "no_data":
-            rule += (f" But the series is broader than the target's scope, so reaching {status} on it proves "
-                     f"nothing about the target: no_data (inconclusive).")
-            status = "no_data"
-        else:
-            rule += BROADER_RULE
-    return done(status, rule)
+def _judge(kind, row, target_value, usable, T, y, a, b, B, unit) -> tuple[str, str]:
+    comparator = row["comparator"]
+    if kind == "rate":
+        return _assess_growth(row, target_value, T, y, a, b, B, unit)
+    if kind == "cumulative":
+        return _assess_cumulative(row, target_value, usable, T, b, B, unit)
+    if kind in KIND_WORDS:
+        if B is None:
+            return "no_data", f"A {KIND_WORDS[kind]} target needs a baseline value (before the document's year): no_data."
+        level = {"points": B + target_value, "multiple": B * target_value, "increase": B + target_value,
+                 "total_growth": B * (1 + target_value / 100.0)}[kind]
+        row["target_level"] = level
+        status, rule = _assess_level(row, level, "ge" if comparator == "growth" else comparator,
+                                     comparator != "le", T, y, a, b, B, unit)
+        return status, (f"{KIND_WORDS[kind].capitalize()} target: {_fmt(target_value)} {row['target_unit']} from the "
+                        f"baseline {_fmt(B, unit)} ({b}) gives the level {_fmt(level, unit)}. {rule}")
+    row["target_level"] = target_value
+    return _assess_level(row, target_value, comparator, comparator != "le", T, y, a, b, B, unit)
+
+
+KIND_WORDS = {"points": "percentage-point", "multiple": "multiple", "total_growth": "total growth",
+              "increase": "increase"}
+
+
+def _scope(row: dict, kind: str, status: str, rule: str) -> tuple[str, str]:
+    """A broader series proves only a shortfall; an estimated series is judged but said to be one."""
+    comparability = row["comparability"]
+    if comparability == "estimate":
+        return status, rule + ESTIMATE_RULE
+    if comparability != "broader":
+        return status, rule
+    up = row["comparator"] != "le"
+    conclusive = set() if kind == "rate" else ({"off_track"} if up else {"met", "on_track"})
+    if status in conclusive or status == "no_data":
+        return status, rule + BROADER_RULE
+    return "no_data", (rule + f" But the series is broader than the target's scope, so reaching {status} on it "
+                              f"proves nothing about the target: no_data (inconclusive).")
+
+
+def _assess_cumulative(row, total, usable, T, b, B, unit) -> tuple[str, str]:
+    """累计: the sum of the yearly values after the baseline year (a flow), or the rise since the baseline
+    (a stock), against the target: never one year's value."""
+    if row["stock_or_flow"] == "ratio":
+        return "no_data", "A cumulative target on a ratio has no meaning the statistics can check: no_data."
+    if b is None or T is None:
+        return "no_data", "A cumulative target needs a baseline year (before the document's year) and a target year: no_data."
+    after = usable[usable["year"] > b]
+    if after.empty:
+        return "no_data", f"Cumulative target: no value after the baseline year {b} yet: no_data."
+    y = int(after.iloc[-1]["year"])
+    if row["stock_or_flow"] == "flow":
+        achieved = float(after["value"].sum())
+        how = f"the sum of the yearly values {b + 1}–{y}"
+    else:
+        achieved = float(after.iloc[-1]["value"]) - B
+        how = f"the rise of the stock from {_fmt(B, unit)} ({b}) to {y}"
+    row["target_level"] = total
+    row["gap"] = total - achieved
+    share = (y - b) / (T - b) if T > b else 1.0
+    row["path_value"] = total * min(share, 1.0)
+    head = f"Cumulative target: {_fmt(total, unit)} over {b + 1}–{T}; {how} is {_fmt(achieved, unit)}"
+    if _at_least(achieved, total):
+        return "met", f"{head}: met."
+    if y >= T:
+        return "off_track", f"{head}: the period is over and it falls short: off_track."
+    on = _at_least(achieved, row["path_value"])
+    return ("on_track" if on else "off_track"), (
+        f"{head}, {'at or above' if on else 'below'} the pro-rata share {_fmt(row['path_value'], unit)} "
+        f"({y - b} of {T - b} years): {'on_track' if on else 'off_track'}.")
 
 
 def _at_least(x: float, bound: float) -> bool:
@@ -323,7 +441,7 @@ def target_progress(targets: pd.DataFrame, current: pd.DataFrame, indicators: pd
         wid = target.get("warehouse_indicator")
         indicator = catalogue.get(wid) if wid and wid != "none" else None
         series = (series_for(current, target["region_code"], wid)
-                  if indicator is not None and target.get("region_code") else
+                  if indicator is not None and not _is_missing(target.get("region_code")) else
                   pd.DataFrame(columns=["year", "value", "source_ref"]))
         row = assess(target, series, indicator)
         row["region_zh"] = names.get(target.get("region_code"))

@@ -5,10 +5,12 @@
                         character offset in policy_documents.text, the review (catalogue/
                         target_reviews.csv) applied, the warehouse indicator and the progress rule
     targets             the statements of kind target (a view of policy_statements in the warehouse)
-    target_progress     each confirmed target with an indicator (not `other`) against the warehouse
-                        (sti_portal/targets/progress.py)
+    target_progress     each target with an indicator (not `other`) that no review rejected, against
+                        the warehouse (sti_portal/targets/progress.py)
     target_indicators   the extractor's indicator ids mapped to warehouse indicators (catalogue/
                         target_indicators.csv) with comparability, caveat and progress rule
+    reported_vs_official  achieved figures against every release of the statistics (targets/reported.py)
+    target_region_summary per province: targets met / on track / off track / no data, and why
 
 Achieved statements are kept (in policy_statements, not in targets): they are what the documents
 say was reached, evidence a reader can hold against the statistics, and a reviewer may re-classify
@@ -32,12 +34,13 @@ import pandas as pd
 
 from sti_portal.core import catalogue
 from sti_portal.core import settings as config
-from sti_portal.core.settings import CATALOGUE_DIR
 from sti_portal.core.releases import newest_per_key
+from sti_portal.core.settings import CATALOGUE_DIR
 
 from .extract import FIELDS, INDICATOR_IDS, extract_statements
 from .numbers import to_base
 from .progress import progress_rule, target_progress, to_indicator_unit
+from .reported import region_summary, reported_vs_official
 
 REVIEWS_FILE = CATALOGUE_DIR / "target_reviews.csv"
 INDICATOR_MAP_FILE = CATALOGUE_DIR / "target_indicators.csv"
@@ -47,7 +50,7 @@ CORRECTABLE = ("kind", "indicator", "value", "unit", "comparator", "target_year"
 MAPPING_OVERRIDES = ("warehouse_indicator", "comparability", "baseline_year")
 REVIEW_COLUMNS = ["doc", "span", "status", *CORRECTABLE, *MAPPING_OVERRIDES, "reviewer", "reviewed_on", "note"]
 COMPARATORS = ("eq", "ge", "le", "approx", "growth")
-COMPARABILITY = ("same", "broader", "none")
+COMPARABILITY = ("same", "broader", "estimate", "none")
 KINDS = ("target", "achieved")
 
 STATEMENT_COLUMNS = [
@@ -80,6 +83,12 @@ class PolicyTargets:
     def confirmed_targets(self) -> pd.DataFrame:
         t = self.targets
         return t[(t["review_status"] == "confirmed") & (t["indicator"] != "other")].reset_index(drop=True)
+
+    def judged_targets(self) -> pd.DataFrame:
+        """Every target with an indicator that no review rejected: confirmed and extracted alike (the
+        row's review_status tells them apart), so each improvement of the extractor is judged at once."""
+        t = self.targets
+        return t[(t["review_status"] != "rejected") & (t["indicator"] != "other")].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------ curated files
@@ -306,7 +315,7 @@ def current_observations(candidate_observations: pd.DataFrame) -> pd.DataFrame:
 
 
 def progress_frame(pt: PolicyTargets, current: pd.DataFrame, regions: pd.DataFrame | None = None) -> pd.DataFrame:
-    targets = pt.confirmed_targets()
+    targets = pt.judged_targets()
     years = dict(zip(pt.documents["doc_id"], pt.documents["year"]))
     targets = targets.assign(doc_year=[years.get(d) for d in targets["doc_id"]],
                              caveat=targets["indicator_caveat"])
@@ -344,9 +353,14 @@ def warehouse_tables(pt: PolicyTargets | None, candidate_observations: pd.DataFr
     ``pt`` None: read the documents and reviews afresh (a writer outside Dagster, e.g. ``sti load``).
     """
     pt = pt if pt is not None else build_policy_targets()
-    progress = progress_frame(pt, current_observations(candidate_observations), regions)
+    current = current_observations(candidate_observations)
+    progress = progress_frame(pt, current, regions)
+    names = regions if regions is not None else catalogue.china_regions()
+    reported = reported_vs_official(pt.statements, candidate_observations, pt.documents, names)
     return {"policy_documents": pt.documents, "policy_statements": pt.statements,
-            "target_progress": progress, "target_indicators": pt.indicator_map}
+            "target_progress": progress, "target_indicators": pt.indicator_map,
+            "reported_vs_official": reported,
+            "target_region_summary": region_summary(pt.statements, progress, reported, names)}
 
 
 # ------------------------------------------------------------------------------------ sti.db

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:   # pandas is imported where it is used: the portal imports the constants below only
+# pandas (and core.releases, which imports it) is imported where it is used: the portal (through
+# sti_portal.publish.downloads) imports the constants below only and is spared pandas' import time.
+if TYPE_CHECKING:
     import pandas as pd
 
 DERIVED_SOURCE_ID = "sti_portal_derived"
 # Derived indicator -> the indicators it is computed from (an incremental load re-derives a region's
 # values when a batch brings one of these).
-DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force", "population")}
+DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force", "population"),
+                     "hightech_enterprises_valid_est": ("hightech_enterprises_certified",)}
+# A high-tech enterprise certificate is valid for three years (高新技术企业认定管理办法, art. 9).
+CERTIFICATE_YEARS = 3
 
 
 def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
@@ -44,8 +49,39 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
+def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
+    """有效期内高新技术企业数（估算）: recognitions of t, t-1 and t-2 (current values), status e.
+
+    Only years with all three recognition years; revocations, moves and mergers are not subtracted
+    (catalogue/indicators.csv states the biases).
+    """
+    import pandas as pd
+
+    from sti_portal.core.releases import newest_per_key
+
+    flow = newest_per_key(observations[(observations["indicator_id"] == "hightech_enterprises_certified")
+                                       & observations["value"].notna()])
+    by_key = {(r.region_code, int(r.year)): r for r in flow.itertuples()}
+    rows = []
+    for (region, year), last in sorted(by_key.items()):
+        window = [by_key.get((region, year - lag)) for lag in range(CERTIFICATE_YEARS - 1, -1, -1)]
+        if any(w is None for w in window):
+            continue
+        rows.append({
+            "source_id": DERIVED_SOURCE_ID, "release": last.release, "release_kind": last.release_kind,
+            "vintage": last.vintage, "indicator_id": "hightech_enterprises_valid_est", "year": year,
+            "value": float(sum(w.value for w in window)), "unit": "家", "obs_status": "e",
+            "source_ref": " + ".join(w.source_ref for w in window),
+            "note": (f"estimate: hightech_enterprises_certified {year - 2}+{year - 1}+{year} "
+                     "(certificates last three years; revoked, moved or merged firms not subtracted)"),
+            "region_code": region,
+        })
+    return pd.DataFrame(rows, columns=["source_id", "release", "release_kind", "vintage", "indicator_id", "year",
+                                       "value", "unit", "obs_status", "source_ref", "note", "region_code"])
+
+
 def derive_all(observations: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
-    derived = invention_patents_per_10k(observations)
-    return pd.concat([observations, derived[observations.columns]], ignore_index=True)
+    derived = [invention_patents_per_10k(observations), hightech_enterprises_valid_est(observations)]
+    return pd.concat([observations, *(d[observations.columns] for d in derived if len(d))], ignore_index=True)

@@ -6,6 +6,7 @@ and where it was seen, so a new spelling is added to catalogue/region_aliases.cs
 """
 from __future__ import annotations
 
+import difflib
 import gettext
 import re
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ def _zh_key(label: str) -> str:
     return text
 
 
+# Public names of the two lookup keys: sti_portal/uploads suggests regions with the resolver's own keys.
+zh_key = _zh_key
+en_key = _en_key
+
+
 @dataclass
 class RegionResolver:
     """Maps any printed region label to a code; built once from the catalogue files."""
@@ -65,7 +71,7 @@ class RegionResolver:
     ignored: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_catalogue(cls) -> "RegionResolver":
+    def from_catalogue(cls) -> RegionResolver:
         resolver = cls()
         for row in catalogue.china_regions().itertuples():
             for label in (row.region_code, row.name_zh, row.name_zh_full):
@@ -94,8 +100,6 @@ class RegionResolver:
         return None
 
     def suggestions(self, label: str, limit: int = 3) -> list[str]:
-        import difflib
-
         return difflib.get_close_matches(_zh_key(label) or _en_key(label), list(self.keys), n=limit, cutoff=0.5)
 
 

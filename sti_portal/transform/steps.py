@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import importlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from sources.bulletin_pages import merge_transcriptions
 from sti_portal.core import catalogue
 from sti_portal.core import settings as config
 from sti_portal.transform.derive import derive_all
 from sti_portal.transform.harmonise import HarmonisedBatch, RegionResolver, country_regions, harmonise
-from sti_portal.quality.validate import bulletin_agreement_frame
+from sti_portal.transform.release_differences import bulletin_agreement_frame
 
 # Asset name -> adapter module in sources/.
 SOURCE_ADAPTERS = {
@@ -28,6 +29,8 @@ SOURCE_ADAPTERS = {
     "yearbook_hightech_industry": "sources.yearbook_hightech_industry",
     "yearbook_incubators": "sources.yearbook_incubators",
     "nbs_rd_bulletin": "sources.bulletins",
+    "nbs_rd_bulletin_pages": "sources.bulletin_pages",
+    "yearbook_industrial_enterprises": "sources.yearbook_industrial_enterprises",
     "innocom_hitech_enterprises": "sources.innocom",
     "nbs_population": "sources.population",
     "world_bank_wdi": "sources.world_bank",
@@ -40,7 +43,14 @@ def extract_source(name: str, snapshot_dir: Path | None = None) -> pd.DataFrame:
 
 def harmonise_sources(frames: list[pd.DataFrame]) -> HarmonisedBatch:
     tidy = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    return harmonise(tidy, RegionResolver.from_catalogue())
+    # One value per bulletin figure: the original page beats the transcriptions, whose copies are kept
+    # as dropped rows saying whether they agree (sources/bulletin_pages.py).
+    tidy, bulletin_copies = merge_transcriptions(tidy)
+    batch = harmonise(tidy, RegionResolver.from_catalogue())
+    if bulletin_copies.empty:
+        return batch
+    dropped = pd.concat([batch.dropped, bulletin_copies[batch.dropped.columns]], ignore_index=True)
+    return HarmonisedBatch(batch.observations, dropped, batch.aliases)
 
 
 def candidate_observations(batch: HarmonisedBatch) -> pd.DataFrame:
@@ -65,7 +75,7 @@ def validation_table(rows: list[dict]) -> pd.DataFrame:
 def build_info(candidate: pd.DataFrame) -> dict[str, str]:
     """What the build was made from. Deliberately no timestamp in the content digest's inputs."""
     return {
-        "built_at_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "built_at_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "n_observations": str(len(candidate)),
         "n_releases": str(candidate["release"].nunique()),
         "sources": json.dumps(sorted(candidate["source_id"].unique().tolist())),

@@ -32,6 +32,8 @@ def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "(missing)"
     if isinstance(value, float):
+        if abs(value) >= 1e15:   # never hundreds of digits in a message
+            return f"{value:.6g}"
         return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.2f}"
     return str(value)
 
@@ -132,6 +134,8 @@ def published_checks(reads: list[UploadRead], current: pd.DataFrame) -> None:
             if published is not None and not math.isnan(value) and not math.isnan(published["value"]):
                 if round(value, int(decimals[row["indicator_id"]])) == round(published["value"], int(decimals[row["indicator_id"]])):
                     unchanged += 1
+            if value == 0 and _drops_to_zero(read, row, place, published, current, in_files, unit):
+                continue
             if math.isnan(value) or value <= 0:
                 continue
             references = []
@@ -161,6 +165,37 @@ def published_checks(reads: list[UploadRead], current: pd.DataFrame) -> None:
         if read.rows and unchanged == len(read.rows):
             read.warning(f"all {unchanged} values are already published with the same values; loading the file "
                          "adds a release but changes no value", rule="nothing_new")
+
+
+CONFIRM_ZERO = ("confirmed zero", "确认为零", "确认为0")
+
+
+def _drops_to_zero(read: UploadRead, row: dict, place, published, current: pd.DataFrame, in_files: dict,
+                   unit: str) -> bool:
+    """A ratio indicator (R&D intensity, ...) that falls from a positive value to exactly 0 is almost always a
+    typing slip (-0, 0 for a missing value): it blocks unless the note confirms it ("confirmed zero"/"确认为零")."""
+    if catalogue.indicators().loc[row["indicator_id"], "stock_or_flow"] != "ratio":
+        return False
+    if any(word in str(row.get("note", "")).casefold() for word in CONFIRM_ZERO):
+        return False
+    reference = None
+    if published is not None and not math.isnan(published["value"]) and published["value"] > 0:
+        reference = (f"the published value of the same year ({published['release']})", published["value"])
+    else:
+        previous = (row["region_code"], row["indicator_id"], row["year"] - 1)
+        earlier = in_files.get(previous)
+        if earlier is None and not current.empty and previous in current.index:
+            earlier = current.loc[previous]["value"]
+        if earlier is not None and not math.isnan(earlier) and earlier > 0:
+            reference = (f"the {row['year'] - 1} value", earlier)
+    if reference is None:
+        return False
+    read.error(f"a ratio indicator drops to 0 from {_fmt(reference[1])} {unit} ({reference[0]}); a zero here is "
+               "almost always a slip (-0, or 0 written for a missing value)", **_where(place), column="value",
+               cell=place.cells.get("value", ""), found=f"0 {unit}",
+               expected="the value; empty or — if it is missing; or, if 0 is right, the note 'confirmed zero' "
+                        "(确认为零)", rule="ratio_drops_to_zero")
+    return True
 
 
 # ------------------------------------------------------------------------------------------ GX results
@@ -210,7 +245,7 @@ def gx_problems(outcomes: list[SuiteOutcome], reads_by_release: dict[str, Upload
             spec = specs.get(failure.expectation, {"type": failure.expectation, "kwargs": {}})
             for rec in mine.to_dict("records"):
                 read = reads_by_release[rec["release"]]
-                read.problems.append(_problem_for(outcome.suite, failure, spec, rec, read, severity, places))
+                read.add(_problem_for(outcome.suite, failure, spec, rec, read, severity, places))
     return foreign
 
 

@@ -11,7 +11,6 @@ load   under the write lock: the same checks, against a fresh build of every inp
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 import traceback
@@ -22,96 +21,15 @@ from typing import Callable
 
 import pandas as pd
 
-from sti_portal.uploads.read import Problem, Release, UploadRead, read_upload
+from sti_portal.uploads.read import Release, UploadRead, read_upload
 from sti_portal.publish import archive
-from sti_portal.uploads import checks
+from sti_portal.publish import assemble
+from sti_portal.uploads import checks, report, resources
+from sti_portal.uploads.outcome import FileOutcome, Outcome
 from sti_portal.publish import generations
 from sti_portal.publish import incremental
-from sti_portal.core.settings import Paths
+from sti_portal.core.settings import Paths, load_settings
 from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
-
-DERIVED_SOURCE_ID = "sti_portal_derived"
-
-
-# ------------------------------------------------------------------------------------------ outcome
-
-@dataclass
-class FileOutcome:
-    path: Path
-    name: str = ""
-    sha256: str = ""
-    size: int = 0
-    release: str = ""
-    read: UploadRead | None = None
-    status: str = ""             # check: valid | invalid; load: accepted | rejected | unchanged | held
-    note: str = ""
-    moved_to: Path | None = None
-    reports: list[Path] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.name = self.name or self.path.name
-
-    @property
-    def problems(self) -> list[Problem]:
-        if self.read is None:
-            return []
-        order = {"error": 0, "warning": 1}
-        return sorted(self.read.problems, key=lambda p: (order[p.severity], p.sheet, p.row or 0, p.column))
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    def summary(self) -> str:
-        if self.read is None or not self.read.rows:
-            return "no values read"
-        rows = pd.DataFrame(self.read.rows)
-        years = f"{rows['year'].min()}–{rows['year'].max()}" if rows["year"].nunique() > 1 else str(rows["year"].iloc[0])
-        indicators = ", ".join(sorted(rows["indicator_id"].unique())[:5]) + (" ..." if rows["indicator_id"].nunique() > 5 else "")
-        gaps = int((rows["obs_status"] == "m").sum())
-        return (f"{len(rows)} value(s): {indicators}; {years}; {rows['region_code'].nunique()} region(s)"
-                + (f"; {gaps} gap(s) flagged m" if gaps else ""))
-
-
-@dataclass
-class Outcome:
-    mode: str                                   # "check" | "load"
-    started_at: datetime
-    files: list[FileOutcome]
-    suites: list = field(default_factory=list)  # validate.SuiteOutcome on the combined data
-    foreign: list[str] = field(default_factory=list)   # blocking failures no file caused
-    base_description: str = ""
-    generation: str | None = None
-    publication: str = ""                        # how an accepted batch was published: incremental | rebuild
-    elapsed: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    error: str = ""                              # the run itself failed (lock busy, internal error)
-    report_txt: Path | None = None
-    report_html: Path | None = None
-
-    @property
-    def rejected(self) -> bool:
-        return bool(self.error or self.foreign or any(f.errors for f in self.files))
-
-    @property
-    def exit_code(self) -> int:
-        if self.error:
-            return 2
-        return 1 if self.rejected else 0
-
-    @property
-    def verdict(self) -> str:
-        if self.error:
-            return "error"
-        if self.mode == "check":
-            return "invalid" if self.rejected else "valid"
-        if self.rejected:
-            return "rejected"
-        return "accepted" if any(f.status == "accepted" for f in self.files) else "unchanged"
 
 
 # ------------------------------------------------------------------------------------------ the published base
@@ -123,19 +41,10 @@ class Base:
     batch: HarmonisedBatch | None = None  # when built from the inputs: aliases and dropped rows too
 
 
-BASE_SQL = """
-SELECT f.source_id, f.release, r.release_kind, CAST(r.vintage AS VARCHAR) AS vintage, f.indicator_id,
-       CAST(f.year AS BIGINT) AS year, CAST(f.value AS DOUBLE) AS value, i.unit, f.obs_status, f.source_ref,
-       f.note, f.region_code
-FROM observation_fact f JOIN releases r ON r.release_id = f.release JOIN indicators i USING (indicator_id)
-WHERE f.source_id <> ?
-"""
-
-
 def _incremental_base(paths: Paths, rebuild: bool = False) -> Path | None:
     """The published generation a batch can be appended to, or None when only a rebuild will do
     (nothing published yet, or a generation from before incremental loads, or `--rebuild`)."""
-    if rebuild or os.environ.get("STI_LOAD_REBUILD") == "1":
+    if rebuild or load_settings().load_rebuild:
         return None
     generation = generations.current_generation(paths)
     if generation is None or not incremental.appendable(generation):
@@ -193,6 +102,11 @@ class Evaluation:
 
 def _prepare(file: FileOutcome, now: datetime) -> bool:
     """Checksum and release id; False (with the problem recorded) when there is no file to read."""
+    if file.path.is_symlink():   # never hash, read or archive what a link points to
+        file.read = UploadRead(file.name)
+        file.read.error("the file is a symbolic link, not a file; links are not followed", found=file.name,
+                        expected="the file itself (copy it, do not link it)", rule="symlink")
+        return False
     if not file.path.is_file():
         file.read = UploadRead(file.name)
         file.read.error("no such file" if not file.path.exists() else "this is a folder, not a file",
@@ -282,7 +196,7 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
     now = now or datetime.now(timezone.utc)
     outcome = Outcome("check", now, [FileOutcome(Path(f)) for f in files])
     try:
-        published = {u.sha256: u for u in archive.published_uploads(paths)}
+        published = {u.sha256: u for u in generations.published_uploads(paths)}
         todo = []
         for file in outcome.files:
             if not _prepare(file, now):
@@ -301,7 +215,7 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
                     published_generation / "warehouse.duckdb", published_generation.name))
             else:
                 tick = time.perf_counter()
-                base = base_from_inputs(paths, archive.published_uploads(paths))
+                base = base_from_inputs(paths, generations.published_uploads(paths))
                 outcome.base_description = base.description
                 outcome.timings["read every input"] = time.perf_counter() - tick
                 evaluate(todo, base, now, outcome)
@@ -310,11 +224,9 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
     except BaseUnreadable as exc:
         outcome.foreign.append(str(exc))
     except Exception as exc:   # the statistician gets a sentence and the log path, never a traceback
-        outcome.error = _internal_error(paths, exc)
+        outcome.error = resources.fault_sentence(exc, paths) or _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
-    from sti_portal.uploads import report
-
-    report.write_batch_reports(paths, outcome)
+    _write_reports(paths, outcome)
     return outcome
 
 
@@ -323,31 +235,92 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
 def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, lock_timeout: float | None = None,
                from_inbox: bool = False, rebuild: bool = False) -> Outcome:
     """Load a batch. By default it is appended to the published generation (sti_portal/incremental.py);
-    `rebuild` (or STI_LOAD_REBUILD=1, or nothing published yet) builds from every input instead."""
+    `rebuild` (or STI_LOAD_REBUILD=1, or nothing published yet) builds from every input instead.
+
+    The files are read and checked without the write lock (a published generation never changes in place);
+    the lock is taken only to publish, so a slow or hostile file never holds up another writer."""
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     outcome = Outcome("load", now, [FileOutcome(Path(f)) for f in files])
     try:
-        names = ", ".join(f.name for f in outcome.files)
-        with generations.writer_lock(paths, purpose=f"sti load {names}"[:200], timeout=lock_timeout):
-            _load_locked(paths, outcome, now, from_inbox, rebuild)
+        _load(paths, outcome, now, from_inbox, rebuild, lock_timeout)
     except generations.WriterBusy as exc:
         outcome.error = str(exc)
-    except Exception as exc:
-        outcome.error = _internal_error(paths, exc)
+    except Exception as exc:   # a full disk or no memory is a sentence (exit 2); anything else is logged for an engineer
+        outcome.error = resources.fault_sentence(exc, paths) or _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
-    from sti_portal.uploads import report
-
-    report.write_batch_reports(paths, outcome)
-    report.write_file_reports(outcome)
+    _write_reports(paths, outcome)
     return outcome
 
 
-def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebuild: bool = False) -> None:
-    published = archive.published_uploads(paths)
-    base_id = generations.current_id(paths)
-    by_sha = {entry.sha256: entry for entry in published}
-    todo: list[FileOutcome] = []
+def _write_reports(paths: Paths, outcome: Outcome) -> None:
+    """The reports, or a sentence saying why they could not be written (the verdict is printed all the same)."""
+    try:
+        report.write_batch_reports(paths, outcome)
+        if outcome.mode == "load":
+            report.write_file_reports(outcome)
+    except OSError as exc:
+        sentence = resources.fault_sentence(exc, paths) or f"{exc.strerror or exc}"
+        outcome.notes.append(f"the report could not be written: {sentence}")
+        if not outcome.error and outcome.verdict not in ("accepted", "unchanged"):
+            outcome.error = f"the report could not be written: {sentence}"
+
+
+@dataclass
+class _Plan:
+    """A batch read and checked against one published generation (`base_id`), ready to publish."""
+
+    published: list[archive.ArchivedUpload]
+    base_id: str | None
+    todo: list[FileOutcome] = field(default_factory=list)
+    appended_to: Path | None = None
+    base: Base | None = None
+    evaluation: Evaluation | None = None
+
+
+def _load(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebuild: bool,
+          lock_timeout: float | None) -> None:
+    if _killed_writer_left_work(paths):   # e.g. a load killed after its switch: finish its archiving first
+        try:
+            with generations.writer_lock(paths, purpose="sti load: recover", timeout=0):
+                pass   # writer_lock runs generations.recover on entry
+        except generations.WriterBusy:
+            pass       # a writer is at work: what looked unfinished is its own, and it recovers on its next entry
+    plan = _plan(paths, outcome, now, rebuild)
+    if plan.todo and not outcome.rejected:
+        generations.checkpoint("after_check", paths)
+        resources.preflight(paths)
+        names = ", ".join(f.name for f in outcome.files)
+        with generations.writer_lock(paths, purpose=f"sti load {names}"[:200], timeout=lock_timeout):
+            if generations.current_id(paths) != plan.base_id:
+                # Another writer published while these files were checked: check them again against that.
+                _forget_checks(outcome)
+                plan = _plan(paths, outcome, now, rebuild)
+            if plan.todo and not outcome.rejected:
+                _publish_plan(paths, outcome, plan, now)
+    if outcome.rejected:
+        _set_aside(paths, outcome, plan.todo, now)
+    for file in outcome.files:
+        if file.status == "unchanged" and from_inbox and file.path.is_file():
+            file.path.unlink()   # an identical copy is in the archive; the inbox only holds what is pending
+
+
+def _killed_writer_left_work(paths: Paths) -> bool:
+    staging = archive.staging_dir(paths)
+    unfinished = paths.generations.is_dir() and any(
+        g.is_dir() and not (g / generations.MANIFEST).exists() for g in paths.generations.iterdir())
+    return unfinished or (staging.is_dir() and any(staging.iterdir()))
+
+
+def _forget_checks(outcome: Outcome) -> None:
+    outcome.foreign, outcome.suites, outcome.base_description = [], [], ""
+    for file in outcome.files:
+        file.read, file.status, file.note = None, "", ""
+
+
+def _plan(paths: Paths, outcome: Outcome, now: datetime, rebuild: bool) -> _Plan:
+    plan = _Plan(generations.published_uploads(paths), generations.current_id(paths))
+    by_sha = {entry.sha256: entry for entry in plan.published}
     in_batch: dict[str, FileOutcome] = {}
     for file in outcome.files:
         if not _prepare(file, now):
@@ -362,76 +335,77 @@ def _load_locked(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool
             file.status = "unchanged"
             file.note = f"the same bytes as {in_batch[file.sha256].name} in this batch; loaded once"
         else:
-            todo.append(file)
+            plan.todo.append(file)
             in_batch[file.sha256] = file
-    if todo:
-        appended_to = _incremental_base(paths, rebuild)
-        base = evaluation = None
-        if appended_to is not None:
-            evaluation = evaluate(todo, None, now, outcome, scope_of=scope_reader(
-                appended_to / "warehouse.duckdb", appended_to.name))
+    if not plan.todo:
+        return plan
+    plan.appended_to = _incremental_base(paths, rebuild)
+    if plan.appended_to is not None:
+        plan.evaluation = evaluate(plan.todo, None, now, outcome, scope_of=scope_reader(
+            plan.appended_to / "warehouse.duckdb", plan.appended_to.name))
+    else:
+        tick = time.perf_counter()
+        try:
+            plan.base = base_from_inputs(paths, plan.published)
+        except BaseUnreadable as exc:
+            outcome.foreign.append(str(exc))
+        outcome.timings["read every input"] = time.perf_counter() - tick
+        if plan.base is not None:
+            outcome.base_description = plan.base.description
+            plan.evaluation = evaluate(plan.todo, plan.base, now, outcome)
+    if (plan.appended_to is not None or plan.base is not None) and plan.evaluation is None and not outcome.rejected:
+        outcome.foreign.append("no value could be read from the file(s)")
+    return plan
+
+
+def _publish_plan(paths: Paths, outcome: Outcome, plan: _Plan, now: datetime) -> None:
+    try:
+        if plan.appended_to is not None:
+            _publish_incremental(paths, outcome, plan.todo, plan.published, plan.appended_to, plan.evaluation,
+                                 plan.base_id, now)
         else:
-            tick = time.perf_counter()
-            try:
-                base = base_from_inputs(paths, published)
-            except BaseUnreadable as exc:
-                outcome.foreign.append(str(exc))
-            outcome.timings["read every input"] = time.perf_counter() - tick
-            if base is not None:
-                outcome.base_description = base.description
-                evaluation = evaluate(todo, base, now, outcome)
-        if appended_to is not None or base is not None:
-            if evaluation is None and not outcome.rejected:
-                outcome.foreign.append("no value could be read from the file(s)")
-            generations.fault_point("after_check", paths)
-        if outcome.rejected:
-            for file in todo:
-                if file.errors:
-                    file.status = "rejected"
-                    _quarantine(paths, file, now)
-                else:
-                    file.status = "held"
-                    file.note = ("valid, but not loaded: the batch is loaded whole or not at all"
-                                 if any(f.errors for f in outcome.files) else
-                                 "valid, but not loaded: the published data fail validation (see above)")
-            return
-        if appended_to is not None:
-            _publish_incremental(paths, outcome, todo, published, appended_to, evaluation, base_id, now)
+            _publish(paths, outcome, plan.todo, plan.published, plan.base, plan.evaluation, plan.base_id, now)
+    except Exception as exc:
+        if resources.fault_sentence(exc, paths) is not None and outcome.generation is None:
+            try:   # nothing half-written: the unfinished generation and the staged copies go now
+                generations.recover(paths)
+            except OSError:
+                pass   # the next writer's recover() removes them
+        raise
+
+
+def _set_aside(paths: Paths, outcome: Outcome, todo: list[FileOutcome], now: datetime) -> None:
+    """A rejected batch: faulty files to quarantine/ with their report, valid ones stay where they are."""
+    if outcome.error:
+        return
+    for file in todo:
+        if file.errors:
+            file.status = "rejected"
+            _quarantine(paths, file, now)
         else:
-            _publish(paths, outcome, todo, published, base, evaluation, base_id, now)
-    for file in outcome.files:
-        if file.status == "unchanged" and from_inbox and file.path.is_file():
-            file.path.unlink()   # an identical copy is in the archive; the inbox only holds what is pending
+            file.status = "held"
+            file.note = ("valid, but not loaded: the batch is loaded whole or not at all"
+                         if any(f.errors for f in outcome.files) else
+                         "valid, but not loaded: the published data fail validation (see above)")
 
 
 def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
              base: Base, evaluation: Evaluation, base_id: str | None, now: datetime) -> None:
-    from sti_portal.transform import steps
-    from sti_portal.publish.portal_db import publish
-    from sti_portal.store.warehouse import write_warehouse
-
+    """Rebuild: write a whole new generation from every input (the same assembly as `sti build`)."""
     entries = _stage_archive(paths, todo, now)
     tick = time.perf_counter()
     generation = generations.new_generation(paths, "load")
-    candidate = evaluation.candidate
     aliases = (pd.concat([base.batch.aliases, evaluation.new_batch.aliases]).drop_duplicates()
                .sort_values(["region_code", "alias", "source_id"]).reset_index(drop=True))
-    dropped = pd.concat([base.batch.dropped, evaluation.new_batch.dropped], ignore_index=True)
-    dropped = dropped.rename(columns={"drop_reason": "reason"})
-    digest = write_warehouse(
-        generation / "warehouse.duckdb",
-        observations=candidate,
-        regions=steps.regions_table(candidate),
-        aliases=aliases,
-        dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
-        release_differences=steps.release_differences(candidate),
-        validation_results=steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]),
-        build_info=steps.build_info(candidate),
-    )
+    inputs = assemble.GenerationInputs(
+        candidate=evaluation.candidate, aliases=aliases,
+        dropped=pd.concat([base.batch.dropped, evaluation.new_batch.dropped], ignore_index=True),
+        validation_rows=[row for suite in outcome.suites for row in suite.table_rows()])
+    digest = assemble.write_warehouse_into(generation, inputs)
     outcome.timings["write the warehouse"] = time.perf_counter() - tick
-    generations.fault_point("warehouse_written", paths)
+    generations.checkpoint("warehouse_written", paths)
     tick = time.perf_counter()
-    publish(generation / "warehouse.duckdb", generation / "sti.db")
+    assemble.write_portal_into(generation)
     outcome.timings["write sti.db and downloads"] = time.perf_counter() - tick
     _switch_in(paths, outcome, todo, published, entries, generation, digest, base_id, "rebuild")
 
@@ -449,7 +423,7 @@ def _switch_in(paths: Paths, outcome: Outcome, todo: list[FileOutcome], publishe
     }, expected_base=base_id)
     outcome.generation = generation.name
     outcome.publication = mode
-    generations.fault_point("after_switch", paths)
+    generations.checkpoint("after_switch", paths)
     archive.settle(paths, entries)
     for file, entry in zip(todo, entries):
         file.status = "accepted"
@@ -491,7 +465,7 @@ def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome]
             appended_to / "warehouse.duckdb", generation / "warehouse.duckdb", change,
             releases=releases_frame(change.new_rows), aliases=evaluation.new_batch.aliases,
             validation_results=results, built_at_utc=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    generations.fault_point("warehouse_written", paths)
+    generations.checkpoint("warehouse_written", paths)
     with incremental.timed(timings, "write sti.db"):
         incremental.write_portal_copy(appended_to / "sti.db", generation / "sti.db", generation / "warehouse.duckdb",
                                       change)
@@ -513,8 +487,12 @@ def _quarantine(paths: Paths, file: FileOutcome, now: datetime) -> None:
 
 
 def _internal_error(paths: Paths, exc: Exception) -> str:
-    log_dir = paths.reports / "errors"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
-    log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    return f"internal error ({type(exc).__name__}: {exc}); nothing was published; details for an engineer in {log}"
+    summary = f"internal error ({type(exc).__name__}: {str(exc)[:300]}); nothing was published"
+    try:
+        log_dir = paths.reports / "errors"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
+        log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError as log_error:   # the log itself must not turn the sentence into a traceback
+        return f"{summary}; the details could not be logged ({log_error.strerror or log_error})"
+    return f"{summary}; details for an engineer in {log}"

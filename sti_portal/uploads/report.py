@@ -21,7 +21,7 @@ def headline(outcome) -> str:
     files = outcome.files
     n = len(files)
     if outcome.error:
-        return f"sti {outcome.mode}: could not finish: {outcome.error}"
+        return f"sti {outcome.mode}: COULD NOT RUN (exit 2): {outcome.error}"
     if outcome.mode == "check":
         bad = sum(1 for f in files if f.errors)
         if outcome.foreign:
@@ -32,7 +32,7 @@ def headline(outcome) -> str:
             + "; load with: sti load " + " ".join(f.name for f in files)
     if outcome.rejected:
         moved = sum(1 for f in files if f.status == "rejected" and f.moved_to)
-        return (f"sti load: REJECTED, nothing was published; the warehouse and sti.db are unchanged"
+        return ("sti load: REJECTED, nothing was published; the warehouse and sti.db are unchanged"
                 + (f"; {moved} file(s) moved to quarantine/ with their report" if moved else ""))
     loaded = [f for f in files if f.status == "accepted"]
     if not loaded:
@@ -44,7 +44,7 @@ def headline(outcome) -> str:
 def _file_line(file) -> str:
     status = STATUS_WORDS.get(file.status, file.status.upper() or "?")
     fmt = file.read.format if file.read is not None and file.read.format else ""
-    counts = f"{len(file.errors)} error(s), {len(file.warnings)} warning(s)"
+    counts = file.counts()
     parts = [p for p in (fmt, file.summary() if file.read is not None and file.read.rows else "", counts) if p]
     return f"[{status}] {file.name} — " + "; ".join(parts)
 
@@ -65,6 +65,8 @@ def render_text(outcome, files=None) -> str:
             lines.append(f"    moved to {file.moved_to}")
         for problem in file.problems:
             lines.append(f"  {problem.severity:<8} {problem.text()}")
+        if file.unlisted():
+            lines.append(f"  {file.unlisted()}")
     if outcome.foreign:
         lines.append("")
         lines.append("The published or bundled data themselves fail validation (not caused by these files):")
@@ -82,6 +84,8 @@ def render_text(outcome, files=None) -> str:
         lines.append("")
         lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
                      + f"; total {outcome.elapsed:.1f} s")
+    for note in outcome.notes:
+        lines += ["", note]
     lines.append("")
     lines.append(headline(outcome))
     return "\n".join(lines) + "\n"
@@ -151,7 +155,7 @@ def render_html(outcome, files=None) -> str:
                              ("moved to", file.moved_to)):
             if value:
                 facts.append((label, value))
-        facts.append(("problems", f"{len(file.errors)} error(s), {len(file.warnings)} warning(s)"))
+        facts.append(("problems", file.counts()))
         parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>")
         if file.problems:
             parts.append("<table><tr><th>severity</th><th>sheet</th><th>row</th><th>column</th><th>cell</th>"
@@ -161,6 +165,8 @@ def render_html(outcome, files=None) -> str:
                              f"<td>{_e(p.row if p.row is not None else '')}</td><td>{_e(p.column)}</td><td>{_e(p.cell)}</td>"
                              f"<td>{_e(p.message)}</td><td>{_e(p.found)}</td><td>{_e(p.expected)}</td></tr>")
             parts.append("</table>")
+        if file.unlisted():
+            parts.append(f"<p class='meta'>{_e(file.unlisted())}</p>")
     if outcome.foreign:
         parts.append("<h2>The published or bundled data fail validation (not caused by these files)</h2>")
         parts.append("".join(f"<pre>{_e(text)}</pre>" for text in outcome.foreign))

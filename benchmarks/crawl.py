@@ -1,0 +1,262 @@
+"""Crawl benchmark: every distinct URL once (as a search engine or a journalist's script would), then the
+same URLs again (warm), against (a) one plain Datasette process (`datasette serve -i sti.db` with the
+portal's plugins, templates and settings: what `sti serve` was before --workers) and (b) the production
+stack (deploy/nginx/sti-portal.conf in front of `sti serve --workers N` replicas, benchmarks/stack.py);
+then the same crawl while a new publication is brought in (`sti replicas publish`).
+
+    uv run --frozen python -m benchmarks.crawl --home /tmp/me-home              # 20 and 50 clients
+    uv run --frozen python -m benchmarks.crawl --home /tmp/me-home --clients 50 --json
+
+Each (target, clients) pair starts from a cold server and an empty proxy cache. Clients send
+`Accept-Encoding: gzip` like a browser, keep their connection alive, and take the next URL from one
+shared list, so no URL is asked twice in a pass. A kept-alive connection the server closed before
+answering (what a graceful proxy reload does to idle connections) is reopened and the request sent again
+once, as HTTP clients do for idempotent requests (RFC 9110 9.2.2); such retries are counted apart. The
+client shares the machine's cores with the servers: the figures are upper bounds for that hardware.
+Loopback only.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import psutil
+
+from benchmarks import portal_load
+from benchmarks.stack import free_port, start_proxy, start_replica, stop, wait_for
+from sti_portal.cli.replicas import publish as publish_to_replicas
+from sti_portal.cli.replicas import write_publication_map
+from sti_portal.cli.serve import datasette_command
+from sti_portal.core.settings import Paths
+from sti_portal.publish import generations
+
+REQUEST_TIMEOUT = 30.0
+
+
+def crawl_urls(sti_db: Path, limit: int = 1500) -> list[str]:
+    """Distinct portal URLs a crawler finds: pages per indicator/year, regions, maps, JSON, CSV and facets."""
+    with sqlite3.connect(f"file:{sti_db}?immutable=1", uri=True) as db:
+        pairs = db.execute("SELECT DISTINCT indicator_id, year FROM observations ORDER BY 1, 2").fetchall()
+        regions = [r for (r,) in db.execute("SELECT DISTINCT region_code FROM observations ORDER BY 1")]
+        indicators = sorted({i for i, _ in pairs})
+    urls = ["/", "/map", "/downloads", "/targets", "/sti"]
+    urls += [f"/indicator/{i}" for i in indicators] + [f"/region/{r}" for r in regions]
+    for indicator, year in pairs:
+        urls += [f"/indicator/{indicator}?year={year}", f"/map/{indicator}?year={year}",
+                 f"/sti/observations.json?indicator_id={indicator}&year={year}",
+                 f"/sti/ranking.json?indicator={indicator}&year={year}"]
+    for indicator in indicators:
+        urls += [f"/sti/observations?indicator_id={indicator}&_facet=year&_facet=region_level",
+                 f"/sti/observations.csv?indicator_id={indicator}&_size=max"]
+    for region in regions:
+        urls += [f"/sti/observations.json?region_code={region}", f"/sti/region_profile.json?region={region}"]
+    unique = list(dict.fromkeys(urls))
+    random.Random(2026).shuffle(unique)  # fixed order: every target gets the same crawl
+    return unique[:limit]
+
+
+async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
+    """Each path once, `clients` at a time; latency summary, errors, statuses, retries."""
+    parts = urllib.parse.urlsplit(base_url)
+    host, port = parts.hostname, parts.port or 80
+    if host not in portal_load.LOOPBACK:
+        raise SystemExit(f"refusing to crawl {host!r}: loopback only")
+    loop = asyncio.get_running_loop()
+    queue = iter(paths)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    retries = [0]
+
+    def raw(path: str) -> bytes:
+        return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: sti-portal-crawl\r\n"
+                f"Accept-Encoding: gzip\r\nAccept: */*\r\n\r\n").encode("latin-1")
+
+    async def worker() -> None:
+        connection = None
+        for path in queue:
+            sent = time.perf_counter()
+            for attempt in (1, 2):
+                reused = connection is not None and not connection.closed
+                try:
+                    if not reused:
+                        _, connection = await loop.create_connection(portal_load._Connection, host, port)
+                    status, keep_alive = await connection.request(raw(path), REQUEST_TIMEOUT)
+                except (ConnectionError, OSError, asyncio.TimeoutError) as error:
+                    if connection is not None:
+                        connection.close()
+                    connection = None
+                    if reused and attempt == 1 and not isinstance(error, asyncio.TimeoutError):
+                        retries[0] += 1
+                        continue
+                    errors.append(f"{path}: {type(error).__name__}: {error}")
+                    break
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 200:
+                    latencies.append(time.perf_counter() - sent)
+                elif len(errors) < 1000:
+                    errors.append(f"{path}: HTTP {status}")
+                if not keep_alive:
+                    connection.close()
+                break
+        if connection is not None:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    summary = portal_load.summarise(latencies, len(paths) - len(latencies), time.perf_counter() - started)
+    return {**summary, "statuses": statuses, "retries": retries[0], "error_examples": errors[:5]}
+
+
+def tree_rss_mb(pids: list[int]) -> float:
+    """Resident memory of the server processes and their children (the workers), in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            total += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
+        except psutil.Error:
+            pass
+    return round(total / 1e6)
+
+
+def replica_home(source_generation: Path, home: Path) -> Path:
+    publish_to_replicas(source_generation, [Paths(home)], None, None)
+    return home
+
+
+def copy_as_new_publication(generation: Path, builder: Path) -> Path:
+    """The same data under a new generation name: a publication switch without changing any value."""
+    target = builder / "generations" / f"{generation.name}-republished-{int(time.time())}"
+    shutil.copytree(generation, target, symlinks=True)
+    return target
+
+
+class Plain:
+    label = "one Datasette process"
+
+    def __init__(self, home: Path, work: Path):
+        self.home, self.work = home, work
+
+    def start(self) -> None:
+        port = free_port()
+        log = self.work / f"plain-{port}.log"
+        with open(log, "wb") as handle:
+            self.process = subprocess.Popen(datasette_command(Paths(self.home), port), stdout=handle,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}"
+        wait_for(f"{self.url}/-/versions.json", self.process, log)
+        self.pids = [self.process.pid]
+
+    def switch(self, generation: Path) -> None:
+        publish_to_replicas(generation, [Paths(self.home)], None, None)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+class Stack:
+    def __init__(self, homes: list[Path], workers: int, work: Path):
+        self.homes, self.workers, self.work = homes, workers, work
+        self.label = f"nginx + {len(homes)} replica(s) x {workers} worker(s)"
+
+    def start(self) -> None:
+        self.replicas = [start_replica(home, self.workers, self.work) for home in self.homes]
+        prefix = Path(tempfile.mkdtemp(prefix="proxy-", dir=self.work))
+        self.map_file = prefix / "sti-publication.map"
+        write_publication_map(self.map_file, generations.current_id(Paths(self.homes[0])))
+        self.proxy = start_proxy(prefix, [r.port for r in self.replicas], self.map_file)
+        self.url = self.proxy.url
+        self.pids = [self.proxy.process.pid, *(r.process.pid for r in self.replicas)]
+
+    def switch(self, generation: Path) -> None:
+        publish_to_replicas(generation, [Paths(h) for h in self.homes], self.map_file, self.proxy.reload_command)
+
+    def stop(self) -> None:
+        stop(self.proxy.process)
+        for replica in self.replicas:
+            stop(replica.process)
+
+
+def measure(target, paths: list[str], clients: int, switch_to: Path | None = None) -> dict:
+    target.start()
+    try:
+        if switch_to is None:
+            cold = asyncio.run(crawl(target.url, paths, clients))
+            warm = asyncio.run(crawl(target.url, paths, clients))
+            return {"target": target.label, "clients": clients, "urls": len(paths), "uncached": cold, "warm": warm,
+                    "rss_mb": tree_rss_mb(target.pids)}
+
+        async def during_switch() -> dict:
+            crawling = asyncio.create_task(crawl(target.url, paths, clients))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(target.switch, switch_to)
+            return await crawling
+
+        result = asyncio.run(during_switch())
+        return {"target": target.label, "clients": clients, "urls": len(paths), "switch": result,
+                "rss_mb": tree_rss_mb(target.pids)}
+    finally:
+        target.stop()
+
+
+def _row(name: str, r: dict) -> str:
+    return (f"| {name} | {r['requests']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
+            f"{r['errors']} | {r['retries']} |")
+
+
+def markdown(results: list[dict]) -> str:
+    lines = ["| target, clients, pass | requests | req/s | p50 ms | p95 ms | p99 ms | errors | retried | ",
+             "|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        head = f"{result['target']}, {result['clients']} clients"
+        for key in ("uncached", "warm", "switch"):
+            if key in result:
+                label = {"uncached": "crawl (uncached)", "warm": "warm pass", "switch": "crawl during a switch"}[key]
+                lines.append(_row(f"{head}, {label} (server RSS {result['rss_mb']} MB)", result[key]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="a built STI_HOME (sti build)")
+    parser.add_argument("--clients", type=int, action="append", help="concurrent clients (default 20 and 50)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per replica (default 2)")
+    parser.add_argument("--replicas", type=int, default=1, help="replicas behind nginx (default 1: 2 cores here)")
+    parser.add_argument("--limit", type=int, default=1500, help="distinct URLs per crawl (default 1500)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    clients = args.clients or [20, 50]
+    source = generations.current_generation(Paths(args.home.resolve()))
+    if source is None:
+        parser.error(f"{args.home} has no published generation: run `sti build` with STI_HOME={args.home}")
+    paths = crawl_urls(source / "sti.db", args.limit)
+    work = Path(tempfile.mkdtemp(prefix="sti-crawl-"))
+    results = []
+    try:
+        plain = Plain(replica_home(source, work / "plain-home"), work)
+        stack = Stack([replica_home(source, work / f"replica-{n}") for n in range(args.replicas)], args.workers, work)
+        for target in (plain, stack):
+            for n in clients:
+                results.append(measure(target, paths, n))
+                print(markdown(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+        for target in (plain, stack):
+            results.append(measure(target, paths, max(clients), copy_as_new_publication(source, work / "builder")))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(results, indent=1) if args.json else markdown(results))
+    return 1 if any(r.get(k, {}).get("errors") for r in results for k in ("uncached", "warm", "switch")) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

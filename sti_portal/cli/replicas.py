@@ -1,0 +1,168 @@
+"""`sti replicas`: bring one publication to every portal replica, then re-key the proxy's cache.
+
+A replica is a portal (`sti serve --workers N`) serving its own STI_HOME. The builder (the machine
+where `sti build`, `sti load` or the Dagster jobs publish) holds the generation; each replica gets its
+own copy of the generation directory and switches its `current` symlink with the same atomic rename
+the builder uses (sti_portal.publish.generations.commit, under the replica's write lock). The protocol,
+in this order (docs/deploy.md says what a client sees meanwhile):
+
+1. copy the generation directory into every replica's incoming/ (no manifest: a half-copied
+   generation is never switched to; a new copy replaces it);
+2. switch the replicas one after the other (each switch is one rename; each portal worker starts
+   serving the new file between two requests, none fails);
+3. only then write the proxy's publication map (nginx) and reload it gracefully: the cache key holds
+   the publication, so from now on the proxy fills a fresh cache from replicas that all serve it.
+
+Between 2 and 3 the proxy still keys on the old publication; a replica already on the new one answers
+such requests with Cache-Control: no-store (the X-Sti-Expect-Publication header the proxy sends), so
+nothing of the new publication is cached under the old key, nor the reverse.
+
+Replicas on other machines: copy the generation directory with rsync (docs/deploy.md), then run
+`sti replicas publish --generation DIR --to HOME` there, or mount their homes here.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from sti_portal.core import settings as config
+from sti_portal.core.settings import Paths
+from sti_portal.publish import generations
+
+MAP_TEMPLATE = 'map $host $sti_publication {{\n    default "{publication}";\n}}\n'
+
+
+class ReplicaError(RuntimeError):
+    """A replica could not be brought to the publication (message says which and why)."""
+
+
+def stage_generation(source: Path, replica: Paths) -> Path:
+    """Copy a generation directory (without its manifest) into the replica's incoming/; returns the copy.
+
+    Staged outside generations/: the writer lock's recovery removes unfinished generations there.
+    """
+    staged = replica.home / "incoming" / source.name
+    if staged.exists():
+        shutil.rmtree(staged)  # left by an interrupted copy
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, staged, symlinks=True, ignore=shutil.ignore_patterns(generations.MANIFEST))
+    return staged
+
+
+def switch_replica(source: Path, replica: Paths, lock_timeout: float) -> str:
+    """Publish `source` on one replica (staging a copy first if none is); returns what was done, for the log."""
+    replica.home.mkdir(parents=True, exist_ok=True)
+    with generations.writer_lock(replica, "replica switch", timeout=lock_timeout):
+        base = generations.current_id(replica)
+        if base == source.name:
+            return f"{replica.home}: already on {source.name}"
+        staged = replica.home / "incoming" / source.name
+        if not staged.is_dir():
+            staged = stage_generation(source, replica)
+        target = replica.generations / source.name
+        if target.exists():
+            shutil.rmtree(target)
+        replica.generations.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+        manifest = {key: value for key, value in generations.read_manifest(source).items()
+                    if key not in ("generation", "base", "published_at")}
+        manifest["copied_from"] = str(source)
+        generations.commit(replica, target, manifest, expected_base=base)
+        return f"{replica.home}: switched {base} -> {source.name}"
+
+
+def write_publication_map(map_file: Path, publication: str) -> None:
+    """The nginx map naming the publication (written whole, then renamed over the old one)."""
+    map_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = map_file.with_name(f".{map_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(MAP_TEMPLATE.format(publication=publication), encoding="utf-8")
+    os.replace(tmp, map_file)
+
+
+def rekey_proxy(map_file: Path | None, reload_command: str | None, publication: str) -> list[str]:
+    if map_file is None:
+        return []
+    write_publication_map(map_file, publication)
+    done = [f"proxy cache key now on {publication} ({map_file})"]
+    if reload_command:
+        result = subprocess.run(shlex.split(reload_command), capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise ReplicaError(f"`{reload_command}` failed with exit {result.returncode}: "
+                               f"{(result.stderr or result.stdout).strip()[-500:]}")
+        done.append(f"ran `{reload_command}`")
+    return done
+
+
+def publish(source: Path, replicas: list[Paths], map_file: Path | None, reload_command: str | None,
+            lock_timeout: float = 60.0) -> list[str]:
+    """Steps 1-3 of the protocol above; returns the log lines. Raises ReplicaError on the first failure."""
+    if not (source / generations.MANIFEST).exists():
+        raise ReplicaError(f"{source} is not a complete generation (no {generations.MANIFEST})")
+    log = []
+    for replica in replicas:  # 1. every copy first: the switches that follow take milliseconds each
+        if generations.current_id(replica) != source.name:
+            stage_generation(source, replica)
+            log.append(f"{replica.home}: copied {source.name}")
+    for replica in replicas:  # 2. one replica after the other
+        log.append(switch_replica(source, replica, lock_timeout))
+    log += rekey_proxy(map_file, reload_command, source.name)  # 3.
+    return log
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+@click.group()
+def replicas() -> None:
+    """Bring a publication to the portal replicas and re-key the proxy cache (docs/deploy.md)."""
+
+
+_map_option = click.option("--nginx-map", "map_file", type=click.Path(path_type=Path), default=None,
+                           help="nginx map file naming the publication (e.g. /etc/nginx/sti-publication.map).")
+_reload_option = click.option("--reload", "reload_command", default=None,
+                              help='Command that reloads the proxy after the map changed (e.g. "nginx -s reload").')
+
+
+@replicas.command("publish")
+@click.option("--to", "homes", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="STI_HOME of a replica (repeat for each, in the order they switch).")
+@click.option("--generation", type=click.Path(path_type=Path), default=None,
+              help="The generation directory to publish (default: the current one of this STI_HOME).")
+@_map_option
+@_reload_option
+def publish_command(homes: tuple[Path, ...], generation: Path | None, map_file: Path | None,
+                    reload_command: str | None) -> None:
+    """Copy the published generation to every replica, switch them in order, then re-key the proxy."""
+    source = generation.resolve() if generation else generations.current_generation(config.paths())
+    if source is None:
+        click.echo(f"nothing published in {config.paths().home}: run `sti build` first / 尚未发布，请先运行 sti build",
+                   err=True)
+        sys.exit(1)
+    try:
+        for line in publish(source, [Paths(home.resolve()) for home in homes], map_file, reload_command):
+            click.echo(line)
+    except (ReplicaError, generations.WriterBusy, generations.PublicationConflict, OSError) as error:
+        click.echo(f"replica publication stopped / 副本发布中止: {error}", err=True)
+        sys.exit(1)
+
+
+@replicas.command("rekey")
+@_map_option
+@_reload_option
+def rekey_command(map_file: Path | None, reload_command: str | None) -> None:
+    """Point the proxy's cache key at this STI_HOME's current publication (one machine, no replicas)."""
+    publication = generations.current_id(config.paths())
+    if publication is None or map_file is None:
+        click.echo("need a published generation and --nginx-map / 需要已发布的数据和 --nginx-map", err=True)
+        sys.exit(1)
+    try:
+        for line in rekey_proxy(map_file, reload_command, publication):
+            click.echo(line)
+    except (ReplicaError, OSError) as error:
+        click.echo(f"re-key failed / 代理缓存键更新失败: {error}", err=True)
+        sys.exit(1)
