@@ -20,17 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
-
-import psutil
 
 from benchmarks import portal_load
 from benchmarks.stack import free_port, start_proxy, start_replica, stop, wait_for
@@ -39,30 +35,14 @@ from sti_portal.cli.replicas import write_publication_map
 from sti_portal.cli.serve import datasette_command
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
+from sti_portal.publish.sitemap import site_urls
 
 REQUEST_TIMEOUT = 30.0
 
 
 def crawl_urls(sti_db: Path, limit: int = 1500) -> list[str]:
-    """Distinct portal URLs a crawler finds: pages per indicator/year, regions, maps, JSON, CSV and facets."""
-    with sqlite3.connect(f"file:{sti_db}?immutable=1", uri=True) as db:
-        pairs = db.execute("SELECT DISTINCT indicator_id, year FROM observations ORDER BY 1, 2").fetchall()
-        regions = [r for (r,) in db.execute("SELECT DISTINCT region_code FROM observations ORDER BY 1")]
-        indicators = sorted({i for i, _ in pairs})
-    urls = ["/", "/map", "/downloads", "/targets", "/sti"]
-    urls += [f"/indicator/{i}" for i in indicators] + [f"/region/{r}" for r in regions]
-    for indicator, year in pairs:
-        urls += [f"/indicator/{indicator}?year={year}", f"/map/{indicator}?year={year}",
-                 f"/sti/observations.json?indicator_id={indicator}&year={year}",
-                 f"/sti/ranking.json?indicator={indicator}&year={year}"]
-    for indicator in indicators:
-        urls += [f"/sti/observations?indicator_id={indicator}&_facet=year&_facet=region_level",
-                 f"/sti/observations.csv?indicator_id={indicator}&_size=max"]
-    for region in regions:
-        urls += [f"/sti/observations.json?region_code={region}", f"/sti/region_profile.json?region={region}"]
-    unique = list(dict.fromkeys(urls))
-    random.Random(2026).shuffle(unique)  # fixed order: every target gets the same crawl
-    return unique[:limit]
+    """The publication's own URLs (sti_portal/publish/sitemap.py), in a fixed shuffled order."""
+    return site_urls(sti_db, limit)
 
 
 async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
@@ -77,6 +57,7 @@ async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
     statuses: dict[int, int] = {}
     errors: list[str] = []
     retries = [0]
+    slowest: list[tuple[float, str]] = []
 
     def raw(path: str) -> bytes:
         return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: sti-portal-crawl\r\n"
@@ -92,7 +73,7 @@ async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
                     if not reused:
                         _, connection = await loop.create_connection(portal_load._Connection, host, port)
                     status, keep_alive = await connection.request(raw(path), REQUEST_TIMEOUT)
-                except (ConnectionError, OSError, asyncio.TimeoutError) as error:
+                except (TimeoutError, ConnectionError, OSError) as error:
                     if connection is not None:
                         connection.close()
                     connection = None
@@ -104,6 +85,7 @@ async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
                 statuses[status] = statuses.get(status, 0) + 1
                 if status == 200:
                     latencies.append(time.perf_counter() - sent)
+                    slowest.append((latencies[-1], path))
                 elif len(errors) < 1000:
                     errors.append(f"{path}: HTTP {status}")
                 if not keep_alive:
@@ -115,19 +97,29 @@ async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     summary = portal_load.summarise(latencies, len(paths) - len(latencies), time.perf_counter() - started)
-    return {**summary, "statuses": statuses, "retries": retries[0], "error_examples": errors[:5]}
+    slowest = [f"{1000 * seconds:.0f} ms {path}" for seconds, path in sorted(slowest, reverse=True)[:8]]
+    return {**summary, "statuses": statuses, "retries": retries[0], "error_examples": errors[:5], "slowest": slowest}
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    found = [int(child) for child in text.split()]
+    return found + [grandchild for child in found for grandchild in _children(child)]
 
 
 def tree_rss_mb(pids: list[int]) -> float:
-    """Resident memory of the server processes and their children (the workers), in MB."""
-    total = 0
-    for pid in pids:
+    """Resident memory of the server processes and their children (the workers), in MB (Linux /proc)."""
+    total_kb = 0
+    for pid in [p for root in pids for p in (root, *_children(root))]:
         try:
-            process = psutil.Process(pid)
-            total += sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
-        except psutil.Error:
-            pass
-    return round(total / 1e6)
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(total_kb / 1024)
 
 
 def replica_home(source_generation: Path, home: Path) -> Path:
@@ -155,7 +147,7 @@ class Plain:
             self.process = subprocess.Popen(datasette_command(Paths(self.home), port), stdout=handle,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         self.url = f"http://127.0.0.1:{port}"
-        wait_for(f"{self.url}/-/versions.json", self.process, log)
+        wait_for(f"{self.url}/-/settings.json", self.process, log)
         self.pids = [self.process.pid]
 
     def switch(self, generation: Path) -> None:
@@ -166,12 +158,14 @@ class Plain:
 
 
 class Stack:
-    def __init__(self, homes: list[Path], workers: int, work: Path):
+    def __init__(self, homes: list[Path], workers: int, work: Path, response_cache_mb: int | None = None):
         self.homes, self.workers, self.work = homes, workers, work
-        self.label = f"nginx + {len(homes)} replica(s) x {workers} worker(s)"
+        self.env = {} if response_cache_mb is None else {"STI_RESPONSE_CACHE_MB": str(response_cache_mb)}
+        cache = "" if response_cache_mb is None else f", in-process cache {response_cache_mb} MB"
+        self.label = f"nginx + {len(homes)} replica(s) x {workers} worker(s){cache}"
 
     def start(self) -> None:
-        self.replicas = [start_replica(home, self.workers, self.work) for home in self.homes]
+        self.replicas = [start_replica(home, self.workers, self.work, env=self.env) for home in self.homes]
         prefix = Path(tempfile.mkdtemp(prefix="proxy-", dir=self.work))
         self.map_file = prefix / "sti-publication.map"
         write_publication_map(self.map_file, generations.current_id(Paths(self.homes[0])))
@@ -180,7 +174,9 @@ class Stack:
         self.pids = [self.proxy.process.pid, *(r.process.pid for r in self.replicas)]
 
     def switch(self, generation: Path) -> None:
-        publish_to_replicas(generation, [Paths(h) for h in self.homes], self.map_file, self.proxy.reload_command)
+        """The production flow: copy, switch the replicas, warm the proxy under the new key, re-key it."""
+        publish_to_replicas(generation, [Paths(h) for h in self.homes], self.map_file, self.proxy.reload_command,
+                            warm_url=self.proxy.url)
 
     def stop(self) -> None:
         stop(self.proxy.process)
@@ -188,9 +184,18 @@ class Stack:
             stop(replica.process)
 
 
-def measure(target, paths: list[str], clients: int, switch_to: Path | None = None) -> dict:
+def measure(target, paths: list[str], clients: int, switch_to: Path | None = None, warmed: bool = False) -> dict:
+    """A cold start, then: the crawl and a warm pass; or (switch_to) the crawl while publishing switch_to;
+    or (warmed) publish switch_to first, as production does (proxy warmed before its re-key), then crawl."""
     target.start()
     try:
+        if warmed:
+            started = time.perf_counter()
+            target.switch(switch_to)
+            publish_s = round(time.perf_counter() - started, 1)
+            result = asyncio.run(crawl(target.url, paths, clients))
+            return {"target": target.label, "clients": clients, "urls": len(paths), "after_warmed_switch": result,
+                    "publish_s": publish_s, "rss_mb": tree_rss_mb(target.pids)}
         if switch_to is None:
             cold = asyncio.run(crawl(target.url, paths, clients))
             warm = asyncio.run(crawl(target.url, paths, clients))
@@ -220,9 +225,10 @@ def markdown(results: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for result in results:
         head = f"{result['target']}, {result['clients']} clients"
-        for key in ("uncached", "warm", "switch"):
+        for key in ("uncached", "warm", "switch", "after_warmed_switch"):
             if key in result:
-                label = {"uncached": "crawl (uncached)", "warm": "warm pass", "switch": "crawl during a switch"}[key]
+                label = {"uncached": "crawl (uncached)", "warm": "warm pass", "switch": "crawl during a switch",
+                         "after_warmed_switch": f"crawl after a warmed publication ({result.get('publish_s')} s)"}[key]
                 lines.append(_row(f"{head}, {label} (server RSS {result['rss_mb']} MB)", result[key]))
     return "\n".join(lines)
 
@@ -234,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes per replica (default 2)")
     parser.add_argument("--replicas", type=int, default=1, help="replicas behind nginx (default 1: 2 cores here)")
     parser.add_argument("--limit", type=int, default=1500, help="distinct URLs per crawl (default 1500)")
+    parser.add_argument("--response-cache-mb", type=int, action="append",
+                        help="run the stack with this in-process response cache size (repeatable; 0 = off)")
+    parser.add_argument("--no-plain", dest="plain", action="store_false", help="skip the one-process baseline")
+    parser.add_argument("--no-switch", dest="switch", action="store_false", help="skip the crawl during a switch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     clients = args.clients or [20, 50]
@@ -245,17 +255,23 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         plain = Plain(replica_home(source, work / "plain-home"), work)
-        stack = Stack([replica_home(source, work / f"replica-{n}") for n in range(args.replicas)], args.workers, work)
-        for target in (plain, stack):
+        homes = [replica_home(source, work / f"replica-{n}") for n in range(args.replicas)]
+        stacks = [Stack(homes, args.workers, work, mb) for mb in (args.response_cache_mb or [None])]
+        for target in ([plain] if args.plain else []) + stacks:
             for n in clients:
                 results.append(measure(target, paths, n))
-                print(markdown(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-        for target in (plain, stack):
+                print("\n".join(markdown(results[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
+        for target in ([plain] if args.plain else []) + stacks[:1] if args.switch else ():
             results.append(measure(target, paths, max(clients), copy_as_new_publication(source, work / "builder")))
+        for n in clients if args.switch else ():
+            results.append(measure(stacks[0], paths, n, copy_as_new_publication(source, work / "builder"),
+                                   warmed=True))
+            print("\n".join(markdown(results[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results, indent=1) if args.json else markdown(results))
-    return 1 if any(r.get(k, {}).get("errors") for r in results for k in ("uncached", "warm", "switch")) else 0
+    keys = ("uncached", "warm", "switch", "after_warmed_switch")
+    return 1 if any(r.get(k, {}).get("errors") for r in results for k in keys) else 0
 
 
 if __name__ == "__main__":

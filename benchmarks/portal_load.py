@@ -211,7 +211,10 @@ def _free_port() -> int:
 def start_server(home: str | None, timeout: float = 120) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, **({"STI_HOME": home} if home else {})}
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port)], cwd=REPO_ROOT,
+    # One worker: the figures (and the RSS that benchmarks/run.py samples by this PID) are one process's;
+    # benchmarks/crawl.py measures the multi-worker production stack.
+    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
+                               cwd=REPO_ROOT,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -219,7 +222,7 @@ def start_server(home: str | None, timeout: float = 120) -> tuple[subprocess.Pop
         if process.poll() is not None:
             raise SystemExit(f"`sti serve` exited with {process.returncode}: is there a built sti.db (sti build)?")
         try:
-            if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/-/settings.json", timeout=2).status_code == 200:
                 return process, url
         except httpx.HTTPError:
             time.sleep(0.3)

@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks import crawl
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 QUICK_ROWS, QUICK_UNITS = 5000, 60
@@ -41,7 +43,7 @@ STANDING_NOTES = [
     "codes under the 31 provinces, the catalogue's 22 non-derived indicators, 0.5 % gaps (m), 1 % p and 0.5 % e "
     "flags, one upload-format CSV per edition; the counties enter through STI_EXTRA_REGIONS (an extra region catalogue).",
     "ours = benchmarks/scale.py `ours`: pandas read of the CSVs into the tidy frame, then the functions `sti build` "
-    "runs: harmonise, derive, the six GX suites (compact batches computed in DuckDB, sti_portal/validate.py), "
+    "runs: harmonise, derive, the six GX suites (compact batches computed in DuckDB, sti_portal/quality/), "
     "write_warehouse, publish (sti.db with observations, observation_history, revisions, every index, ANALYZE, "
     "full-text index; and every pre-built download part, written by DuckDB COPY) and the generation switch.",
     "raw = DuckDB read_csv joined to the catalogue, the same rules as SQL counts, the derived indicator, the fact "
@@ -332,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="where data and outputs go (default $STI_HOME/benchmarks or /tmp/sti-benchmarks)")
     parser.add_argument("--skip-build", action="store_true", help="leave out the default-build benchmark")
     parser.add_argument("--portal-home", type=Path, help="only the portal benchmark, on this built home (e.g. WORK/ours-1M)")
+    parser.add_argument("--crawl", action="store_true",
+                        help="also the crawl benchmark (benchmarks/crawl.py: distinct URLs, production stack, switch) "
+                             "on the portal home; it prints its own table")
     parser.add_argument("--doc", type=Path, help=f"markdown output (default {DOC.relative_to(REPO_ROOT)}; none with --quick)")
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 120:
@@ -353,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         portal_home = bench_size(work, n_rows, runs, results, args.quick)
     if portal_home is not None:
         bench_portal(portal_home, portal_home.name.split("-", 1)[1], clients, duration, results)
+    if args.crawl and portal_home is not None:
+        crawl.main(["--home", str(portal_home), *(f"--clients={n}" for n in clients)])
     command = "uv run --frozen python -m benchmarks.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
     text = markdown(results, info, command.strip())
     (work / "results.json").write_text(json.dumps({"machine": info, "raw": results.raw}, indent=1, default=str))

@@ -9,8 +9,8 @@ county_regions.csv for `ours` and `incremental` (benchmarks/run.py sets it).
 
 `ours` reads the upload-format CSVs the way a bulk source adapter does (pandas' C parser into the tidy
 frame of sources/common.py), then runs the same functions `sti build` runs: harmonise, derive, the six
-Great Expectations suites (sti_portal/validate.py), write_warehouse and publish (sti.db + downloads).
-`incremental` is what `sti load` does with a file: read it with sources/upload.py, check it against the
+Great Expectations suites (sti_portal/quality/), write_warehouse and publish (sti.db + downloads).
+`incremental` is what `sti load` does with a file: read it with sti_portal/uploads/read.py, check it against the
 published data and the suites (sti_portal/load.evaluate), then write the warehouse and sti.db again.
 """
 from __future__ import annotations

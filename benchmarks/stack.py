@@ -58,15 +58,17 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_replica(home: Path, workers: int, log_dir: Path, port: int | None = None) -> Replica:
+def start_replica(home: Path, workers: int, log_dir: Path, port: int | None = None,
+                  env: dict | None = None) -> Replica:
     port = port or free_port()
     log = log_dir / f"replica-{port}.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port),
                                     "--workers", str(workers)], cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "STI_HOME": str(home)}, start_new_session=True)
+                                   env={**os.environ, **(env or {}), "STI_HOME": str(home)},
+                                   start_new_session=True)
     replica = Replica(home, port, process, log)
-    wait_for(f"{replica.url}/-/versions.json", process, log)
+    wait_for(f"{replica.url}/-/settings.json", process, log)
     return replica
 
 
@@ -137,5 +139,5 @@ def start_proxy(prefix: Path, upstream_ports: list[int], map_file: Path, port: i
         process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=handle, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     proxy = Proxy(prefix, port, map_file, process, prefix / "error.log", command)
-    wait_for(f"{proxy.url}/-/versions.json", process, proxy.log)
+    wait_for(f"{proxy.url}/-/settings.json", process, proxy.log)
     return proxy

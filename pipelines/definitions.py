@@ -5,7 +5,7 @@ a critical expectation, `warehouse` and `portal_db` are not materialised and the
 stays as it was.
 
 `warehouse` and `portal_db` write a new generation directory; `portal_db` then switches it in
-atomically (sti_portal/generations.py). A build_all run holds STI_HOME's write lock from start to end
+atomically (sti_portal/publish/generations.py). A build_all run holds STI_HOME's write lock from start to end
 (the `writer` resource; the job runs in one process), so it never overlaps a load. The statisticians'
 load job, inbox sensor and release-calendar schedules are in pipelines/loads.py.
 """

@@ -1,6 +1,6 @@
 """Provincial first releases of the national R&D bulletins (全国科技经费投入统计公报), data years 2011–2023.
 
-Two files per data year in ``cn_rd_bulletins/`` (see sources/snapshots/INDEX.md section 8):
+Two files per data year in ``cn_rd_bulletins/`` (see sources/snapshots/INDEX.md section 9):
 
 * ``nbs_rd_bulletin_YYYY.html`` (2018–2023): the original bulletin page. Its table 1 / 附表
   各地区研究与试验发展(R&D)经费情况 is found by its header cells (地区, a 经费 column in 亿元, a 投入强度 column
@@ -8,11 +8,11 @@ Two files per data year in ``cn_rd_bulletins/`` (see sources/snapshots/INDEX.md 
   page's own date line (发布时间 / PubDate), which must fall in the year after the data year.
 * ``techme_bulletin_table_YYYY.xlsx`` (2011–2023): a third-party transcription (techme's RDIntense
   dataset). It is the only provincial source for 2011–2017; for 2018–2023 the page wins and the
-  transcription is only cross-checked (:func:`transcription_check`: the 2018 file repeats 2019's figures).
+  transcription is only cross-checked (:func:`merge_transcriptions`: the 2018 file repeats 2019's figures).
 
 Each bulletin is one release, ``nbs_rd_bulletin_<data year>`` (the id the hand-transcribed figures of
-sources/bulletins.py use too: steps.merge_bulletin_transcriptions keeps these rows and compares the
-hand-transcribed ones with them).
+sources/bulletins.py use too): :func:`merge_transcriptions`, called by the transform step before
+harmonisation, keeps one copy of each figure and reports the others as dropped rows.
 """
 from __future__ import annotations
 
@@ -170,29 +170,6 @@ def _transcription_rows(snapshot_dir: Path, data_year: int) -> list[dict]:
         rows.append(_row("rd_intensity", rec["label"], data_year, rec["rd_intensity"], "%", rec["ref_int"],
                          None, TRANSCRIPTION_NOTE))
     return rows
-
-
-def transcription_check(snapshot_dir: Path = SNAPSHOT_DIR) -> pd.DataFrame:
-    """The transcription against the original page for every year that has both, one row per value.
-
-    ``verdict`` is ``agrees`` (equal at the printed precision) or ``differs``; the mislabelled 2018 file
-    shows up as 64 ``differs`` rows.
-    """
-    rows = []
-    for year in PAGE_YEARS:
-        page = {(r["region_label"], r["indicator_id"]): r for r in _page_rows(snapshot_dir, year)}
-        for rec in read_transcription(snapshot_dir, year):
-            for indicator, ref in (("rd_expenditure", rec["ref_exp"]), ("rd_intensity", rec["ref_int"])):
-                original = page.get((rec["label"], indicator))
-                if original is None:
-                    continue
-                differs = not math.isclose(original["value"], rec[indicator], abs_tol=1e-9)
-                rows.append({"year": year, "region_label": rec["label"], "indicator_id": indicator,
-                             "page_value": original["value"], "transcription_value": rec[indicator],
-                             "verdict": "differs" if differs else "agrees",
-                             "page_ref": original["source_ref"], "transcription_ref": ref})
-    return pd.DataFrame(rows, columns=["year", "region_label", "indicator_id", "page_value", "transcription_value",
-                                       "verdict", "page_ref", "transcription_ref"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from sources.common import (
     read_provenance,
     snapshot_relpath,
 )
+from sources.footnotes import footnote_scope
 from sources.html_tables import page_grid
 
 YEARBOOK_DIR = "cn_sti_yearbook_xls"
@@ -239,7 +240,9 @@ def _label_columns_above_national_row(sheet: Sheet) -> _LabelColumns | None:
         texts = [normalise_label(value) for value in sheet.grid[row]]
         if texts and texts[0] == "全国":
             en = 1 if len(texts) > 1 and texts[1].lower().startswith("national") else None
-            return _LabelColumns(row - 1, 0, en)
+            above = [normalise_label(sheet.value(row - 1, col)) for col in (0, en) if col is not None]
+            # only EMPTY label cells: a header reading 省份/Province is another layout, not a missing header
+            return _LabelColumns(row - 1, 0, en) if not any(above) else None
     return None
 
 
@@ -539,7 +542,10 @@ def _checked_unit(table: ParsedTable, col: int, expected: tuple[str, ...]) -> st
 
 
 def _column_rows(table: ParsedTable, file: YearbookFile, indicator_id: str, col: int, year: int, unit: str) -> Iterator[dict]:
+    # The footnote goes only on the rows it names (sources/footnotes.py); a table-level one on none.
+    scope = footnote_scope(table.note, {normalise_label(region.label) for region in table.regions})
     for region in table.regions:
+        note = table.note if scope.concerns(normalise_label(region.label), year) else ""
         raw = table.sheet.value(region.row, col)
         value, problem = _read_value(raw)
         yield {
@@ -555,7 +561,7 @@ def _column_rows(table: ParsedTable, file: YearbookFile, indicator_id: str, col:
             "unit": unit,
             "obs_status": "m" if math.isnan(value) else "",
             "source_ref": str(table.cell_ref(region.row, col)),
-            "note": "; ".join(text for text in (table.note, problem) if text),
+            "note": "; ".join(text for text in (note, problem) if text),
         }
 
 

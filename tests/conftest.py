@@ -68,7 +68,7 @@ def serving(home: Path):
     try:
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/-/settings.json", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)

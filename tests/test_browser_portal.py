@@ -219,3 +219,14 @@ def test_targets_tracker_shows_hebei_targets_with_badges_and_rules(page, portal_
     assert page.locator("#documents-table tr[data-doc]").count() == 1
     assert page.locator("#documents-table mark").first.inner_text() == "高新技术企业"
     screenshot(page, "targets_search")
+
+
+def test_a_series_break_is_drawn_as_a_dashed_rule_and_a_dark_diamond(page, portal_url):
+    """Tianjin R&D intensity 2012 (status b: 2011 from the 2019 edition, 2012 from the 2024 edition) on the trend."""
+    page.goto(f"{portal_url}/indicator/rd_intensity?region=120000#trend")
+    wait_for_chart(page, "#line-chart")
+    assert count(page, "#line-chart svg g.mark-line.role-mark path") == 1
+    assert count(page, "#line-chart svg g.mark-rule.role-mark line") == 1  # one break in Tianjin's series
+    assert count(page, "#line-chart svg g.mark-symbol.role-mark path[fill='#1a202c']") == 1
+    assert "dark diamond" in page.locator("#status-legend").text_content()  # a closed <details>
+    screenshot(page, "indicator_rd_intensity_series_break_tianjin")

@@ -1,4 +1,4 @@
-"""The pipeline for a team: `dagster-daemon` with the shipped deploy/dagster/dagster.yaml (instance storage in
+"""The pipeline for a team: `dagster-daemon` (and `dagster-webserver`) with the shipped deploy/dagster/dagster.yaml (instance storage in
 PostgreSQL through dagster-postgres) against a real PostgreSQL 15 from the OS packages, started here on a
 loopback port. A statistician's file dropped in STI_HOME/inbox is picked up by the inbox sensor (ticked by
 the daemon), the queued load_upload run is launched, succeeds and publishes; the run and its events are
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,9 +15,9 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import psycopg2
 import pytest
-
 from conftest import REPO_ROOT, free_port
 from upload_helpers import GOOD, copy_home, published_state, query, stage
 
@@ -72,6 +73,46 @@ def _wait_for_load_run(instance, daemon: subprocess.Popen, log: Path, timeout: f
     raise AssertionError(f"no finished load_upload run within {timeout:.0f} s: {log.read_text(errors='replace')[-3000:]}")
 
 
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop a Dagster process and the code server it started (same process group: start_new_session)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+RUNS_QUERY = '{ runsOrError { ... on Runs { results { runId status pipelineName } } } }'
+
+
+def _webserver_runs(env: dict, tmp_path: Path) -> dict:
+    """Start dagster-webserver on loopback with the same instance; the load_upload runs it reports."""
+    port = free_port()
+    log = tmp_path / "webserver.log"
+    with open(log, "wb") as handle:
+        webserver = subprocess.Popen([str(BIN / "dagster-webserver"), "-w", str(REPO_ROOT / "workspace.yaml"),
+                                      "-h", "127.0.0.1", "-p", str(port)], cwd=REPO_ROOT, env=env, stdout=handle,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert webserver.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": RUNS_QUERY}, timeout=10)
+                if response.status_code == 200:
+                    results = response.json()["data"]["runsOrError"]["results"]
+                    return {r["runId"]: r["status"] for r in results if r["pipelineName"] == "load_upload"}
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise AssertionError(f"dagster-webserver did not answer: {log.read_text(errors='replace')[-3000:]}")
+    finally:
+        _stop_group(webserver)
+
+
 def test_the_daemon_runs_the_inbox_sensor_end_to_end_with_postgres_storage(built_home, tmp_path, postgres,
                                                                             monkeypatch):
     home = copy_home(built_home, tmp_path / "home")
@@ -100,15 +141,13 @@ def test_the_daemon_runs_the_inbox_sensor_end_to_end_with_postgres_storage(built
             assert run.tags["sti/writes"] == "warehouse"
             assert run.tags["dagster/sensor_name"] == "inbox_sensor"  # requested by the daemon's sensor tick
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        _stop_group(daemon)
     assert query(home, "SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
                        "AND year = 2022") == [(6.99,)]
     assert published_state(home)["current"] != before["current"]
     assert not dropped.exists() and list((home / "archive").glob("*__beijing_2022_revision.csv"))
+    # the team's web UI reads the same PostgreSQL instance: it lists the daemon's run
+    assert _webserver_runs(env, tmp_path) == {run.run_id: "SUCCESS"}
     # the run history is in PostgreSQL, not in a SQLite file under DAGSTER_HOME
     with psycopg2.connect(host="127.0.0.1", port=int(postgres["DAGSTER_PG_PORT"]), dbname="dagster",
                           user="dagster") as connection, connection.cursor() as cursor:

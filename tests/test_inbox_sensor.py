@@ -9,7 +9,6 @@ import time
 
 import dagster as dg
 import pytest
-
 from upload_helpers import BAD, GOOD, copy_home, published_state, query, stage
 
 
@@ -78,7 +77,7 @@ def test_a_file_dropped_in_the_inbox_is_published_by_the_sensor_run(inbox_home):
         # nothing new: the sensor skips; dropping the fixed file again (new mtime) requests a new run
         again = evaluate(defs, instance, home, cursor=result.cursor)
         assert not again.run_requests and "no new file" in again.skip_reason.skip_message
-        retry = stage(GOOD / "beijing_2022_revision.csv", inbox, "retry.csv")
+        stage(GOOD / "beijing_2022_revision.csv", inbox, "retry.csv")
         third = evaluate(defs, instance, home, cursor=again.cursor)
         assert [r.tags["sti/file"] for r in third.run_requests] == ["retry.csv"]
 

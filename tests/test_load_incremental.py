@@ -1,4 +1,4 @@
-"""`sti load` appends a batch to the published generation (sti_portal/incremental.py) and must publish
+"""`sti load` appends a batch to the published generation (sti_portal/publish/incremental.py) and must publish
 exactly what a rebuild from every input publishes: same fact rows and content digest, same published
 rows, same downloads for what changed, the untouched download parts shared with the old version."""
 from __future__ import annotations
@@ -15,13 +15,16 @@ from sti_portal.core.settings import Paths
 from upload_helpers import GOOD, build_digests, copy_home, query, stage
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
-FILES = ["guangdong_2024_bom.csv", "beijing_2022_revision.csv"]
+# tianjin_2012_2019_edition.csv restates the 2019 edition's Tianjin R&D intensity 2012 (2.8, before the GDP
+# revision): the current 2012 value then joins 2011 smoothly and 2013 (2024 edition, 4.3) becomes the break.
+FILES = ["guangdong_2024_bom.csv", "beijing_2022_revision.csv", "tianjin_2012_2019_edition.csv"]
 KEYED_TABLES = {
     "observations": "region_code, indicator_id, year",
     "observation_history": "region_code, indicator_id, year, release",
     "revisions": "region_code, indicator_id, year, new_release",
 }
-WHOLE_TABLES = ["releases", "region_aliases", "target_progress", "indicators", "regions", "sources"]
+WHOLE_TABLES = ["releases", "region_aliases", "target_progress", "indicators", "regions", "sources",
+                "reported_vs_official", "target_region_summary"]
 
 
 def _load(home, tmp_path, rebuild: bool):
@@ -86,6 +89,18 @@ def test_the_loaded_values_are_current_with_their_derived_value(both_ways):
     (value,), = query(appended, "SELECT value FROM observations WHERE region_code = '110000' "
                                 "AND indicator_id = 'rd_intensity' AND year = 2022")
     assert value == 6.99
+
+
+def test_a_load_moves_the_series_break_to_the_year_after_in_both_ways(both_ways, built_home):
+    """The break flag of the year AFTER a loaded value is rewritten by the incremental path as by a rebuild."""
+    sql = ("SELECT year, value, obs_status FROM observations WHERE region_code = '120000' "
+           "AND indicator_id = 'rd_intensity' AND year BETWEEN 2011 AND 2013 ORDER BY year")
+    assert query(built_home, sql) == [(2011, 2.63, ""), (2012, 3.99, "b"), (2013, 4.3, "")]
+    for home in both_ways[:2]:
+        assert query(home, sql) == [(2011, 2.63, ""), (2012, 2.8, ""), (2013, 4.3, "b")], home
+    history = ("SELECT obs_status FROM observation_history WHERE region_code = '120000' "
+               "AND indicator_id = 'rd_intensity'")
+    assert {row[0] for row in query(both_ways[0], history)} == {""}   # the sources' own statuses are untouched
 
 
 def test_untouched_download_parts_are_shared_with_the_old_version(both_ways):

@@ -1,12 +1,14 @@
 """Pre-built downloads: every table, indicator and region as CSV / CSV with BOM / JSON, the bulk ZIP
 (tidy CSVs + Frictionless datapackage.json + README), stored as parts written by DuckDB, composed and
 streamed by the portal, built and swapped atomically, and updated incrementally part by part."""
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import sqlite3
 import zipfile
@@ -43,8 +45,13 @@ def every_download(folder) -> dict[str, bytes]:
 
 def published_tables(sti_db) -> dict[str, int]:
     with sqlite3.connect(sti_db) as db:
-        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-                                           "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'"
+            )
+        ]
         virtual = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")]
         names = [n for n in names if not any(n.startswith(v + "_") for v in virtual)]
         return {name: db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in names}
@@ -90,14 +97,18 @@ def test_big_tables_are_stored_once_as_indicator_year_parts(built_home, sti_db):
     whole = composed(folder, "tables/observations.csv")
     header = whole.split(b"\r\n", 1)[0] + b"\r\n"
     assert whole == header + b"".join((folder / (key + ".csv")).read_bytes() for *_, key in observations)
-    rd = b"".join((folder / (key + ".csv")).read_bytes() for indicator_id, _, key in observations
-                  if indicator_id == "rd_intensity")
+    rd = b"".join(
+        (folder / (key + ".csv")).read_bytes()
+        for indicator_id, _, key in observations
+        if indicator_id == "rd_intensity"
+    )
     assert composed(folder, "indicators/rd_intensity.csv") == header + rd
     # The same order as sti.db's published order.
     rows = list(csv.reader(io.StringIO(whole.decode("utf-8"))))[1:]
     with sqlite3.connect(sti_db) as db:
-        expected = db.execute("SELECT region_code, indicator_id, year FROM observations "
-                              "ORDER BY indicator_id, year, region_code").fetchall()
+        expected = db.execute(
+            "SELECT region_code, indicator_id, year FROM observations ORDER BY indicator_id, year, region_code"
+        ).fetchall()
     assert [(r[0], r[4], int(r[7])) for r in rows] == expected
     # No table is stored twice: the downloads hold each big table's rows once per format.
     csv_bytes = sum(p["csv"]["bytes"] for k, p in manifest["parts"].items() if k.startswith("parts/observations/"))
@@ -109,22 +120,31 @@ def test_full_table_csv_is_served_with_source_and_retrieval_date(portal_url, sti
     assert response.headers["content-type"].startswith("text/csv")
     assert int(response.headers["content-length"]) == len(response.content)
     assert response.headers["content-disposition"].startswith('attachment; filename="sti-portal_tables_observations_')
-    assert response.content.count(b"\r\n") == response.content.count(b"\n")   # RFC 4180 line ends
+    assert response.content.count(b"\r\n") == response.content.count(b"\n")  # RFC 4180 line ends
     rows = list(csv.DictReader(io.StringIO(response.text)))
     with sqlite3.connect(sti_db) as db:
         assert len(rows) == db.execute("SELECT count(*) FROM observations").fetchone()[0]
         built = db.execute("SELECT value FROM build_info WHERE key = 'built_at_utc'").fetchone()[0][:10]
-        values = dict(((r, i, y), v) for r, i, y, v in db.execute("SELECT region_code, indicator_id, year, value "
-                                                                 "FROM observations"))
+        values = dict(
+            ((r, i, y), v)
+            for r, i, y, v in db.execute("SELECT region_code, indicator_id, year, value FROM observations")
+        )
     assert {r["retrieved"] for r in rows} == {built}
-    beijing = next(r for r in rows if (r["region_code"], r["indicator_id"], r["year"]) == ("110000", "rd_intensity", "2023"))
+    beijing = next(
+        r for r in rows if (r["region_code"], r["indicator_id"], r["year"]) == ("110000", "rd_intensity", "2023")
+    )
     assert beijing["source"] == "China Statistical Yearbook on Science and Technology (中国科技统计年鉴)"
     derived = next(r for r in rows if r["indicator_id"] == "invention_patents_per_10k")
     assert derived["source"].startswith("Derived by sti-portal")
-    # Full precision: every value reads back as the very double sti.db holds.
+    # Every printed digit, no float noise: each value is sti.db's double to 15 significant digits (229.56437999999997,
+    # the division of 万元 2295643.8 by 10,000, is written 229.56438; 46.1469749575 keeps all its digits).
     for r in rows:
         expected = values[(r["region_code"], r["indicator_id"], int(r["year"]))]
-        assert (float(r["value"]) if r["value"] else None) == expected, r
+        assert (float(r["value"]) if r["value"] else None) == (
+            None if expected is None else float(f"{expected:.15g}")
+        ), r
+        assert len(re.sub(r"\D", "", r["value"]).lstrip("0")) <= 15, r
+    assert any(r["value"] == "2947.0733" for r in rows)  # Beijing's R&D spending 2023 in 亿元 (万元 29470733 / 10,000)
     indicators = list(csv.DictReader(io.StringIO(get(f"{portal_url}/downloads/tables/indicators.csv").text)))
     assert {r["source"] for r in indicators} == {"sti-portal catalogue/indicators.csv"}
 
@@ -138,8 +158,11 @@ def test_bom_csv_opens_in_pandas_with_the_right_header_and_chinese_text(portal_u
     beijing = frame[(frame.region_code == "110000") & (frame.year == 2023)].iloc[0]
     assert beijing.region_zh == "北京" and beijing.indicator_zh == "R&D经费投入强度" and beijing.value == 6.73
     # A query with Chinese column names, through the .csvbom renderer: the Chinese header survives.
-    response = get(f"{portal_url}/sti.csvbom", sql="select region_zh as 地区, value as 数值 from observations "
-                   "where indicator_id = 'rd_intensity' and year = 2023 and region_level = 'province' order by value desc")
+    response = get(
+        f"{portal_url}/sti.csvbom",
+        sql="select region_zh as 地区, value as 数值 from observations "
+        "where indicator_id = 'rd_intensity' and year = 2023 and region_level = 'province' order by value desc",
+    )
     frame = pd.read_csv(io.BytesIO(response.content), encoding="utf-8")
     assert list(frame.columns) == ["地区", "数值", "source", "retrieved"]
     assert frame.iloc[0]["地区"] == "北京" and frame.iloc[0]["数值"] == 6.73
@@ -159,7 +182,11 @@ def test_json_download_carries_source_licence_and_citation(portal_url, sti_db):
     body = response.json()
     with sqlite3.connect(sti_db) as db:
         db.row_factory = sqlite3.Row
-        expected = [dict(r) for r in db.execute("SELECT * FROM observation_history")]
+        # numbers to 15 significant digits, as the downloads write them (no float noise, every printed digit)
+        expected = [
+            {k: float(f"{v:.15g}") + 0.0 if isinstance(v, float) else v for k, v in dict(r).items()}
+            for r in db.execute("SELECT * FROM observation_history")
+        ]
     key = lambda r: (r["indicator_id"], r["year"], r["region_code"], r["release"])  # noqa: E731
     assert sorted(body["rows"], key=key) == sorted(expected, key=key)
     assert body["columns"] == list(expected[0])
@@ -176,7 +203,7 @@ def test_bulk_zip_has_tidy_csvs_a_valid_datapackage_and_a_readme(portal_url, tmp
     response = get(f"{portal_url}/downloads/sti-portal-data.zip")
     assert response.headers["content-type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(response.content))
-    assert archive.testzip() is None   # every member's CRC
+    assert archive.testzip() is None  # every member's CRC
     names = archive.namelist()
     assert "sti-portal-data/datapackage.json" in names and "sti-portal-data/README.md" in names
     assert "sti-portal-data/data/observations.csv" in names and "sti-portal-data/by_indicator/rd_intensity.csv" in names
@@ -203,9 +230,16 @@ def test_bulk_zip_has_tidy_csvs_a_valid_datapackage_and_a_readme(portal_url, tmp
 
 
 def test_download_route_refuses_anything_outside_the_downloads(portal_url):
-    for path in ["/downloads/manifest.jsonx", "/downloads/tables/..%2F..%2Fsti.db", "/downloads/%2e%2e/sti.db",
-                 "/downloads/tables/observations.csv/x", "/downloads/.hidden", "/downloads/manifest.json",
-                 "/downloads/parts/tables/indicators.csv", "/downloads/package/README.md"]:
+    for path in [
+        "/downloads/manifest.jsonx",
+        "/downloads/tables/..%2F..%2Fsti.db",
+        "/downloads/%2e%2e/sti.db",
+        "/downloads/tables/observations.csv/x",
+        "/downloads/.hidden",
+        "/downloads/manifest.json",
+        "/downloads/parts/tables/indicators.csv",
+        "/downloads/package/README.md",
+    ]:
         assert httpx.get(f"{portal_url}{path}", timeout=30, follow_redirects=True).status_code == 404, path
 
 
@@ -222,14 +256,24 @@ def _modify(db_path, built_at: str) -> tuple[set, set]:
         for table, value in (("observations", "value"), ("observation_history", "value"), ("revisions", "new_value")):
             columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
             for year in (2020, 2010, 2030):
-                regions |= {r[0] for r in db.execute(f"SELECT region_code FROM {table} WHERE year = ? AND "
-                                                     "indicator_id IN ('rd_intensity', 'population')", (year,))}
-            db.execute(f"UPDATE {table} SET {value} = 1.5 WHERE indicator_id = 'rd_intensity' AND year = 2020 "
-                       "AND region_code = '110000'")
+                regions |= {
+                    r[0]
+                    for r in db.execute(
+                        f"SELECT region_code FROM {table} WHERE year = ? AND "
+                        "indicator_id IN ('rd_intensity', 'population')",
+                        (year,),
+                    )
+                }
+            db.execute(
+                f"UPDATE {table} SET {value} = 1.5 WHERE indicator_id = 'rd_intensity' AND year = 2020 "
+                "AND region_code = '110000'"
+            )
             db.execute(f"DELETE FROM {table} WHERE indicator_id = 'population' AND year = 2010")
-            db.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT "
-                       f"{', '.join('2030' if c == 'year' else c for c in columns)} FROM {table} "
-                       "WHERE indicator_id = 'rd_intensity' AND year = 2023")
+            db.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT "
+                f"{', '.join('2030' if c == 'year' else c for c in columns)} FROM {table} "
+                "WHERE indicator_id = 'rd_intensity' AND year = 2023"
+            )
             regions |= {r[0] for r in db.execute(f"SELECT region_code FROM {table} WHERE year = 2030")}
         db.execute("UPDATE build_info SET value = ? WHERE key = 'built_at_utc'", (built_at,))
     return {("rd_intensity", 2020), ("population", 2010), ("rd_intensity", 2030)}, regions
@@ -244,22 +288,26 @@ def test_incremental_prepare_gives_the_bytes_of_a_full_prepare(sti_db, tmp_path)
     with sqlite3.connect(first) as db:
         built = db.execute("SELECT value FROM build_info WHERE key = 'built_at_utc'").fetchone()[0]
         tricky = f'quoted,"{built[:10]}"\r\nnext line'
-        db.execute("UPDATE observations SET note = ? WHERE indicator_id = 'patent_grants' AND year = 2015 "
-                   "AND region_code = '440000'", (tricky,))
+        db.execute(
+            "UPDATE observations SET note = ? WHERE indicator_id = 'patent_grants' AND year = 2015 "
+            "AND region_code = '440000'",
+            (tricky,),
+        )
     previous = downloads.prepare(first, tmp_path / "home-first")
     second = tmp_path / "second.db"
     shutil.copyfile(first, second)
     touched, regions = _modify(second, "2031-05-06T07:08:09Z")
 
-    appended = downloads.prepare_incremental(second, tmp_path / "home-appended", previous=previous,
-                                             partitions=touched, regions=regions)
+    appended = downloads.prepare_incremental(
+        second, tmp_path / "home-appended", previous=previous, partitions=touched, regions=regions
+    )
     rebuilt = downloads.prepare(second, tmp_path / "home-rebuilt")
     new, full = every_download(appended), every_download(rebuilt)
     assert new.keys() == full.keys()
     assert [path for path in full if new[path] != full[path]] == []
 
     manifest = downloads.read_manifest(appended)
-    assert manifest["files"] == downloads.read_manifest(rebuilt)["files"]   # same parts, heads, sizes, rows
+    assert manifest["files"] == downloads.read_manifest(rebuilt)["files"]  # same parts, heads, sizes, rows
     assert manifest["retrieved"] == "2031-05-06"
     assert {("rd_intensity", 2030)} <= {tuple(e[:2]) for e in manifest["partitions"]["observations"]}
     assert ("population", 2010) not in {tuple(e[:2]) for e in manifest["partitions"]["observations"]}
@@ -270,10 +318,18 @@ def test_incremental_prepare_gives_the_bytes_of_a_full_prepare(sti_db, tmp_path)
             assert (appended / (key + suffix)).stat().st_ino == (previous / (key + suffix)).stat().st_ino, key
     rows = list(csv.DictReader(io.StringIO(new["tables/observations.csv"].decode("utf-8"))))
     assert {r["retrieved"] for r in rows} == {"2031-05-06"}
-    assert next(r for r in rows if (r["indicator_id"], r["year"], r["region_code"]) ==
-                ("patent_grants", "2015", "440000"))["note"] == tricky
-    assert next(r for r in rows if (r["indicator_id"], r["year"], r["region_code"]) ==
-                ("rd_intensity", "2020", "110000"))["value"] == "1.5"
+    assert (
+        next(
+            r for r in rows if (r["indicator_id"], r["year"], r["region_code"]) == ("patent_grants", "2015", "440000")
+        )["note"]
+        == tricky
+    )
+    assert (
+        next(r for r in rows if (r["indicator_id"], r["year"], r["region_code"]) == ("rd_intensity", "2020", "110000"))[
+            "value"
+        ]
+        == "1.5"
+    )
 
 
 def test_record_ends_split_between_reads_are_handled(built_home, sti_db, tmp_path, monkeypatch):
@@ -284,11 +340,12 @@ def test_record_ends_split_between_reads_are_handled(built_home, sti_db, tmp_pat
     small_reads = downloads.prepare(sti_db, tmp_path)
     assert every_download(small_reads) == published
     manifest = downloads.read_manifest(small_reads)
-    stale = {**manifest, "retrieved": "2099-12-31"}   # every part is now older than the version
+    stale = {**manifest, "retrieved": "2099-12-31"}  # every part is now older than the version
     entry = downloads.find_file(stale, "tables/observation_history.csv")
     data = b"".join(downloads.iter_download(small_reads, stale, entry))
-    expected = published["tables/observation_history.csv"].replace(f',"{manifest["retrieved"]}"\r\n'.encode(),
-                                                                   b',"2099-12-31"\r\n')
+    expected = published["tables/observation_history.csv"].replace(
+        f',"{manifest["retrieved"]}"\r\n'.encode(), b',"2099-12-31"\r\n'
+    )
     assert data == expected and data.count(b',"2099-12-31"\r\n') == entry["rows"]
 
 
@@ -300,8 +357,13 @@ def test_incremental_prepare_refuses_undeclared_changes(sti_db, tmp_path):
     shutil.copyfile(first, second)
     touched, regions = _modify(second, "2031-05-06T07:08:09Z")
     with pytest.raises(ValueError, match="not declared"):
-        downloads.prepare_incremental(second, tmp_path / "home-second", previous=previous,
-                                      partitions=touched - {("rd_intensity", 2030)}, regions=regions)
+        downloads.prepare_incremental(
+            second,
+            tmp_path / "home-second",
+            previous=previous,
+            partitions=touched - {("rd_intensity", 2030)},
+            regions=regions,
+        )
     assert not list((tmp_path / "home-second" / "downloads.d").iterdir())
 
 
@@ -318,10 +380,12 @@ def test_publish_swaps_the_downloads_with_the_database_and_keeps_them_on_failure
     publish.publish(built_home / "warehouse.duckdb", portal_db)
     third = (home / "downloads").resolve()
     assert not first.exists() and second.exists() and third.exists()
-    with sqlite3.connect(portal_db) as db:   # no VACUUM: the full-text index maps to the documents' rowids
-        found = db.execute("SELECT d.text FROM policy_documents_fts f JOIN policy_documents d ON d.rowid = f.rowid "
-                           "WHERE policy_documents_fts MATCH '科技创新'").fetchall()
-        assert found and all("科技创新" in text for text, in found)
+    with sqlite3.connect(portal_db) as db:  # no VACUUM: the full-text index maps to the documents' rowids
+        found = db.execute(
+            "SELECT d.text FROM policy_documents_fts f JOIN policy_documents d ON d.rowid = f.rowid "
+            "WHERE policy_documents_fts MATCH '科技创新'"
+        ).fetchall()
+        assert found and all("科技创新" in text for (text,) in found)
 
     before = sha256(portal_db)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from html.parser import HTMLParser
@@ -181,6 +182,8 @@ def test_public_safety_settings(portal_url):
         "register_output_renderer",
         "asgi_wrapper",
         "startup",
+        "prepare_connection",
+        "handle_exception",
     }
     # Nothing writes: no .db download, no write SQL, no POST to a stored query.
     assert httpx.get(f"{portal_url}/sti.db", timeout=30).status_code in (403, 404)
@@ -246,3 +249,21 @@ def test_county_level_rows_stay_in_sqlite_and_have_region_pages(built_home, tmp_
         county = get(f"{url}/region/110108").text
         assert "Haidian District" in county and "13.46" in county  # Beijing's 6.73 % doubled
         assert httpx.get(f"{url}/region/110109", timeout=30).status_code == 404
+
+
+def test_series_breaks_are_marked_on_the_charts_and_in_the_legend(portal_url):
+    """Tianjin R&D intensity 2012 (status b, warehouse/views.sql) carries the break marker in the line chart's
+    data; 2013 (same edition as 2012) does not; the region page's sparkline draws it; the legend names both."""
+    html = get(f"{portal_url}/indicator/rd_intensity", region="120000").text
+    data = json.loads(
+        re.search(r'<script type="application/json" id="sti-chart-data">(.*?)</script>', html, flags=re.S).group(1)
+    )
+    tianjin = {p["year"]: p for p in data["series"] if p["code"] == "120000"}
+    assert tianjin[2012]["display"] == "3.99" and "序列中断 Break in series" in tianjin[2012]["brk"]
+    assert tianjin[2011]["display"] == "2.63" and "brk" not in tianjin[2011] and "brk" not in tianjin[2013]
+    assert "dark diamond" in html and "series breaks (b)" in html  # legend entry and the chart's aria label
+    region = get(f"{portal_url}/region/120000").text
+    assert re.search(r'<line class="sti-spark-break"[^>]*><title>2012: b 序列中断', region)
+    assert "sti-spark-break" not in get(f"{portal_url}/region/810000").text  # Hong Kong: no edition joins
+    figure = get(f"{portal_url}/figure/rd_intensity/120000/2012").text
+    assert "序列中断 Break in series" in figure and "different releases" in figure

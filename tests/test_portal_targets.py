@@ -84,15 +84,14 @@ def test_region_targets_hebei_contract_turnover_against_the_yearbook_cell(portal
     assert t["doc_title"].startswith("关于联动实施") and t["doc_date"] == "2022-04-22"
 
 
-def test_region_targets_hebei_high_tech_enterprises_are_no_data_with_the_flow_caveat(portal_url):
+def test_region_targets_hebei_high_tech_enterprises_are_judged_against_the_estimate(portal_url):
     rows = query(portal_url, "region_targets", region=HEBEI)
     t = {r["statement_id"]: r for r in rows}[HIGHTECH]
     assert (t["evidence"], t["value"], t["unit"], t["target_year"]) == ("高新技术企业达到15000家", 15000.0, "家", 2025)
-    assert t["status"] == "no_data" and t["latest_value"] is None
-    assert "FLOW" in t["caveat"] and "stock" in t["caveat"]
-    assert t["related_indicator"] == "hightech_enterprises_certified"
-    certified = query(portal_url, "ranking", indicator="hightech_enterprises_certified", year=str(t["related_year"]))
-    assert {r["region_code"]: r["value"] for r in certified}[HEBEI] == t["related_value"]
+    # the stock target is judged against the estimated stock (three years of recognitions), and says so
+    assert t["status"] in ("met", "on_track", "off_track") and "ESTIMATE" in t["caveat"]
+    estimate = query(portal_url, "ranking", indicator="hightech_enterprises_valid_est", year="2024")
+    assert {r["region_code"]: r["value"] for r in estimate}[HEBEI] == t["latest_value"]
 
 
 def test_region_targets_order_and_scope(portal_url, db):

@@ -1,8 +1,8 @@
 """The production stack on loopback: Debian's nginx with the shipped deploy/nginx/sti-portal.conf in front
 of two portal replicas (`sti serve --workers 2` each, on its own STI_HOME), a new publication brought to
-both with `sti replicas publish` while clients keep asking: no request fails, every response is whole
-(its X-Sti-Publication header and its body are of the same publication) and, once the command returns,
-only the new publication is served. Also: the proxy caches per publication, compresses, answers
+both with `sti replicas publish --warm` while clients keep asking: no request fails, every response is
+whole (its X-Sti-Publication header and its body are of the same publication) and, once the command
+returns, only the new publication is served, from a cache warmed before the switch. Also: the proxy caches per publication, compresses, answers
 conditional requests with 304, and static assets get long-lived immutable URLs."""
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import REPO_ROOT
 
 from benchmarks.stack import start_proxy, start_replica, stop
-from conftest import REPO_ROOT
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
 
@@ -40,9 +40,10 @@ def make_second_publication(builder: Path, first: Path) -> Path:
     return second
 
 
-def replicas_publish(builder: Path, generation: Path, homes: list[Path], map_file: Path, reload: str | None):
+def replicas_publish(builder: Path, generation: Path, homes: list[Path], map_file: Path, reload: str | None,
+                     warm: str | None = None):
     command = [sys.executable, "-m", "sti_portal", "replicas", "publish", "--generation", str(generation),
-               "--nginx-map", str(map_file)]
+               "--nginx-map", str(map_file), *(["--warm", warm] if warm else [])]
     for home in homes:
         command += ["--to", str(home)]
     if reload:
@@ -98,6 +99,11 @@ def test_the_proxy_caches_per_publication_compresses_and_revalidates(stack):
         assert "immutable" in script.headers["cache-control"] and "max-age=31536000" in script.headers["cache-control"]
         versioned = client.get("/assets/v/any-version/sti.css")
         assert versioned.status_code == 200 and "immutable" in versioned.headers["cache-control"]
+        assert "/assets/v/" in page.text  # the site's stylesheet is linked by its versioned URL
+        # an unversioned asset is revalidated: a repeat visit gets 304, not the file again
+        charts = client.get("/assets/sti-charts.js")
+        again_charts = client.get("/assets/sti-charts.js", headers={"If-None-Match": charts.headers["etag"]})
+        assert again_charts.status_code == 304 and again_charts.content == b""
         assert client.get("/sti/observations.json?sql=select+1").headers.get("x-cache-status") != "HIT"
 
 
@@ -138,7 +144,7 @@ def test_a_publication_reaches_both_replicas_under_load_without_error_or_mixed_r
         load = asyncio.create_task(_load(proxy.url, stop_at, results))
         await asyncio.sleep(2)
         published["log"] = await asyncio.to_thread(replicas_publish, tmp_path / "builder", second, stack["homes"],
-                                                   stack["map"], proxy.reload_command)
+                                                   stack["map"], proxy.reload_command, proxy.url)
         published["at"] = time.monotonic()
         stop_at[0] = time.monotonic() + 3
         await load
@@ -153,7 +159,10 @@ def test_a_publication_reaches_both_replicas_under_load_without_error_or_mixed_r
     # once `sti replicas publish` has returned (replicas switched, proxy re-keyed and reloaded), only the new one
     late = [r for r in results if r[0] > published["at"] + 0.5]
     assert late and {r[2] for r in late} == {second.name}
-    assert "switched" in published["log"] and "ran `" in published["log"]
+    assert "switched" in published["log"] and "ran `" in published["log"] and "cache warmed" in published["log"]
+    # warmed before the re-key: a page no client asked since the switch comes from the proxy's cache
+    region = httpx.get(f"{proxy.url}/region/110000", headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert region.headers["x-cache-status"] == "HIT" and region.headers["x-sti-publication"] == second.name
     for replica in stack["replicas"]:
         direct = httpx.get(f"{replica.url}{BEIJING}", timeout=30)
         assert direct.headers["x-sti-publication"] == second.name and direct.json()[0]["value"] == SWITCHED_VALUE

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import functools
+import html
 import io
 import math
 import re
 import sqlite3
 from pathlib import Path
 
-import html
 import msoffcrypto
 import openpyxl
 import pytest
@@ -39,6 +39,7 @@ DERIVED_CASES = [("110000", 2023), ("540000", 2010), ("640000", 2020), ("110000"
 REGION_LABELS = {
     "100000": ("全国", "nationaltotal", "nationaltota1"),
     "110000": ("北京", "beijing"),
+    "120000": ("天津", "tianjin"),
     "130000": ("河北", "hebei", "hbei"),
     "150000": ("内蒙古", "内蒙占", "innermongolia"),
     "220000": ("吉林", "jilin"),
@@ -85,7 +86,7 @@ def is_xlsx(row: dict) -> bool:
 
 # --------------------------------------------------------------------------- HTML pages and .xlsx
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def html_tables(relative_path: str) -> tuple[str, ...]:
     """Every <table>…</table> of the page, numbered by the position of its start tag (nesting respected)."""
     text = (SNAPSHOTS / relative_path).read_text(encoding="utf-8")
@@ -114,7 +115,7 @@ def html_ref(cell: str) -> tuple[int, int, int]:
     return int(match.group(1)), int(match.group(2)), int(match.group(3))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def xlsx_grid(relative_path: str, sheet: str) -> tuple[tuple, ...]:
     book = openpyxl.load_workbook(SNAPSHOTS / relative_path, read_only=True, data_only=True)
     worksheet = book[sheet]
@@ -131,7 +132,7 @@ def xlsx_cell(row: dict):
 
 # --------------------------------------------------------------------------- own readers
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def open_xls(relative_path: str) -> xlrd.Book:
     data = (SNAPSHOTS / relative_path).read_bytes()
     office_file = msoffcrypto.OfficeFile(io.BytesIO(data))
@@ -172,7 +173,7 @@ def xls_cell(row: dict) -> xlrd.sheet.Cell:
     return sheet.cell(r, c)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def csv_lines(relative_path: str) -> tuple[str, ...]:
     text = (SNAPSHOTS / relative_path).read_text(encoding="utf-8-sig")
     return tuple(line.rstrip("\r") for line in text.split("\n"))
@@ -442,3 +443,52 @@ def test_transcription_disagreements_are_published_not_hidden(db):
     assert len(differs_2018) >= 60
     other_page_years = [reason for r, reason in rows if re.search(r"_20(19|2[0-3])\.xlsx", r)]
     assert len(other_page_years) == 5 * 64 and all("agrees" in reason for reason in other_page_years)
+
+
+# --- series breaks (obs_status b on the current series, warehouse/views.sql)
+
+def _current_status(db, region_code: str, indicator_id: str, year: int) -> tuple:
+    return db.execute("SELECT value, release, obs_status FROM observations WHERE region_code = ? AND indicator_id = ? "
+                      "AND year = ?", (region_code, indicator_id, year)).fetchone()
+
+
+@pytest.mark.parametrize("region_code,flagged", [("120000", True), ("110000", False)], ids=["tianjin", "beijing"])
+def test_series_break_where_two_editions_join_beyond_the_bound(db, region_code, flagged):
+    """Tianjin 2011 (2019 edition, 2.63) -> 2012 (2024 edition, 3.99, after the GDP revision) is a break;
+    Beijing's editions join at the same year within the bound (5.76 -> 5.59) and are not."""
+    wanted = [("rd_intensity", region_code, 2011, "cn_sti_yearbook_2019"),
+              ("rd_intensity", region_code, 2012, "cn_sti_yearbook_2024")]
+    before, after = (next(row for row in FIXTURE_ROWS
+                          if (row["indicator_id"], row["region_code"], row["year"], row["release"]) == key)
+                     for key in wanted)
+    value_2011, release_2011, status_2011 = _current_status(db, region_code, "rd_intensity", 2011)
+    value_2012, release_2012, status_2012 = _current_status(db, region_code, "rd_intensity", 2012)
+    assert (value_2011, release_2011) == (pytest.approx(source_value(before)), before["release"])
+    assert (value_2012, release_2012) == (pytest.approx(source_value(after)), after["release"])
+    (bound,), = db.execute("SELECT yoy_max_ratio FROM indicators WHERE indicator_id = 'rd_intensity'").fetchall()
+    assert (abs(value_2012 / value_2011 - 1) > bound) is flagged
+    assert (status_2011, status_2012) == ("", "b" if flagged else "")
+    history = db.execute("SELECT DISTINCT obs_status FROM observation_history WHERE region_code = ? "
+                         "AND indicator_id = 'rd_intensity' AND year = 2012", (region_code,)).fetchall()
+    assert history == [("",)]   # the sources' own statuses stay as printed
+
+
+def test_every_break_follows_the_rule_and_nothing_else_is_flagged(db):
+    """The rule recomputed here from the published current series: another release than the year before's
+    AND a change beyond the indicator's year-on-year bound, on a value without a status of its own."""
+    bounds = dict(db.execute("SELECT indicator_id, yoy_max_ratio FROM indicators").fetchall())
+    rows = db.execute("SELECT region_code, indicator_id, year, value, release, obs_status FROM observations "
+                      "ORDER BY region_code, indicator_id, year").fetchall()
+    expected, published = set(), set()
+    previous = None
+    for region_code, indicator_id, year, value, release, status in rows:
+        key = (region_code, indicator_id, year)
+        if status == "b":
+            published.add(key)
+        if (previous and previous[:2] == key[:2] and previous[2] == year - 1 and previous[4] != release
+                and previous[3] and value is not None and previous[3] > 0 and status in ("", "b")
+                and abs(value / previous[3] - 1) > bounds[indicator_id]):
+            expected.add(key)
+        previous = (region_code, indicator_id, year, value, release)
+    assert published == expected
+    assert ("120000", "rd_intensity", 2012) in published and len(published) > 50

@@ -119,3 +119,19 @@ def test_matching_picks_the_release_that_agrees_and_rounds_to_the_printed_digit(
     city = reported_vs_official(pd.DataFrame([{**statement, "region_code": None, "region": "河北省石家庄市"}]),
                                 candidate, documents, regions).iloc[0]
     assert city["verdict"] == NOT_COMPARABLE and "石家庄市" in city["reason"]
+
+
+def test_a_first_release_is_revised_only_beyond_its_printed_digits(sti_db):
+    def revision(region, indicator, year):
+        return query(sti_db, "SELECT old_value, new_value, new_release FROM revisions WHERE region_code = ? AND "
+                             "indicator_id = ? AND year = ? AND old_release = ?",
+                     region, indicator, year, f"nbs_rd_bulletin_{year}")
+    # Beijing 2023: the bulletin's 2947.1 亿元 is the yearbook's 2947.0733 printed to one decimal
+    assert revision("110000", "rd_expenditure", 2023) == []
+    history = query(sti_db, "SELECT release, value FROM observation_history WHERE region_code = '110000' AND "
+                            "indicator_id = 'rd_expenditure' AND year = 2023 ORDER BY release")
+    assert [r["release"] for r in history] == ["cn_sti_yearbook_2024", "nbs_rd_bulletin_2023"]
+    assert abs(history[0]["value"] - history[1]["value"]) <= 0.05
+    # Hebei 2017: first release 1.33 %, restated 1.26 % by the 2019 edition after GDP revisions
+    assert revision("130000", "rd_intensity", 2017) == [
+        {"old_value": 1.33, "new_value": 1.26, "new_release": "cn_sti_yearbook_2019"}]

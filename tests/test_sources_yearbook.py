@@ -21,6 +21,7 @@ import xlrd
 
 from sources import yearbook_hightech_industry, yearbook_incubators, yearbook_patents, yearbook_rd_expenditure, yearbook_rd_intensity, yearbook_rd_personnel, yearbook_tech_market
 from sources.common import SNAPSHOT_DIR, TIDY_COLUMNS, SourceFormatError
+from sources.footnotes import footnote_scope
 from sources.yearbook_xls import YEARBOOK_DIR, normalise_label, open_workbook
 
 YEARBOOK = SNAPSHOT_DIR / YEARBOOK_DIR
@@ -311,8 +312,8 @@ def test_unreadable_cell_is_flagged_not_guessed(tidy):
 
 def test_footnote_under_the_table_becomes_the_note(tidy):
     notes = set(tidy[(tidy["indicator_id"] == "rd_intensity") & (tidy["release"] == "cn_sti_yearbook_2019")]["note"])
-    assert len(notes) == 1
-    note = notes.pop()
+    assert len(notes - {""}) == 1   # on the row it names only (test_a_footnote_about_the_national_2018_value_...)
+    note = (notes - {""}).pop()
     assert note.startswith("注:2018年全国R&D经费内部支出") and "历史数据暂未进行修订" in note and "Note:" in note
     assert set(tidy[tidy["indicator_id"] == "patents_in_force"]["note"]) == {""}
 
@@ -380,3 +381,68 @@ def test_file_named_for_the_wrong_year_raises(tmp_path):
     write_xlsx_copy(source, copy_target(tmp_path, source, name="rd_personnel_fte_by_region__2022.xlsx"))
     with pytest.raises(SourceFormatError, match=r"__2022\.xlsx.*title says 2023"):
         yearbook_rd_personnel.extract(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# Footnotes on the rows they name only (sources/footnotes.py)
+
+RD_INTENSITY_DIR = SNAPSHOT_DIR / YEARBOOK_DIR / "rd_intensity_by_region"
+FULL_TO_HALF_WIDTH = str.maketrans("，：；（）。", ",:;().")
+
+
+def _flat(text: str) -> str:
+    """Text compared without whitespace and with full-width punctuation as half-width."""
+    return re.sub(r"\s+", "", text).translate(FULL_TO_HALF_WIDTH)
+
+
+def _raw_footnotes(path: Path) -> list[str]:
+    """The footnote lines of a yearbook file as its cells hold them (xlrd, nothing from sources/)."""
+    sheet = next(s for s in raw_book(path).sheets() if s.name != "CNKI")
+    texts = [" ".join(str(v).strip() for v in sheet.row_values(r) if str(v).strip()) for r in range(sheet.nrows)]
+    first = next((i for i, t in enumerate(texts) if re.sub(r"\s+", "", t).startswith(("注", "Note"))), len(texts))
+    return [t for t in texts[first:] if t]   # the footnote and its wrapped lines, to the end of the sheet
+
+
+def test_a_footnote_about_the_national_2018_value_is_only_on_that_row(tidy):
+    """The 2019 edition's footnote says the NATIONAL 2018 ratio was revised (provinces not yet): it is on the
+    national 2018 row, not on Beijing's 2018 row nor on any other row of the table."""
+    raw = _raw_footnotes(RD_INTENSITY_DIR / "rd_intensity_by_region__2018.xls")
+    assert raw and "2018年全国R&D经费内部支出与国内生产总值之比" in _flat(" ".join(raw))
+    edition = tidy[(tidy["release"] == "cn_sti_yearbook_2019") & (tidy["indicator_id"] == "rd_intensity")]
+    noted = edition[edition["note"] != ""]
+    assert [(normalise_label(r.region_label), r.year) for r in noted.itertuples()] == [("全国", 2018)]
+    assert _flat(noted["note"].iloc[0]) == _flat(" ".join(raw))
+    beijing = edition[(edition["region_label_en"] == "Beijing") & (edition["year"] == 2018)]
+    assert beijing["note"].tolist() == [""]
+    assert len(edition) > 200
+
+
+def test_table_level_footnotes_are_on_no_row_and_quoted_in_the_sources_caveats(tidy):
+    """A footnote naming no region (2020 edition: the census revision) or every region's data (2021-2024:
+    地区数据作相应修订) is on no row of its table, and the source's caveats quote it."""
+    sources_csv = Path(__file__).resolve().parent.parent / "catalogue" / "sources.csv"
+    caveats = pd.read_csv(sources_csv).set_index("source_id").loc["cn_sti_yearbook", "caveats"]
+    checked = 0
+    for data_year in range(2019, 2024):
+        raw = " ".join(_raw_footnotes(RD_INTENSITY_DIR / f"rd_intensity_by_region__{data_year}.xls"))
+        assert raw, data_year
+        assert _flat(raw) in _flat(caveats), f"edition {data_year + 1}: footnote not quoted in catalogue/sources.csv"
+        release = f"cn_sti_yearbook_{data_year + 1}"
+        edition = tidy[(tidy["release"] == release) & (tidy["indicator_id"] == "rd_intensity")]
+        assert len(edition) > 200 and (edition["note"] == "").all(), data_year
+        checked += 1
+    assert checked == 5
+
+
+@pytest.mark.parametrize("note,regions,years,table_level", [
+    ("注:2018年全国R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订,截至本书定稿,分省数据及历史数据暂未进行修订。",
+     {"全国"}, {2018}, False),
+    ("注:R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订。", set(), set(), True),
+    ("注:全国R&D经费支出与国内生产总值之比已根据国内生产总值最新数据进行了修订,地区数据作相应修订。",
+     {"全国"}, set(), True),
+    ("注:北京数据含中央在京单位。", {"北京"}, set(), False),
+])
+def test_footnote_scope(note, regions, years, table_level):
+    scope = footnote_scope(note, {"全国", "北京", "天津"})
+    assert (set(scope.regions), set(scope.years), scope.table_level) == (regions, years, table_level)
+    assert scope.concerns("北京", 2018) is ("北京" in regions)

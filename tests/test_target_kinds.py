@@ -41,6 +41,10 @@ def test_doubling_is_twice_the_baseline():
     assert (on["target_level"], on["path_value"], on["status"]) == (200.0, pytest.approx(140.0), "on_track")
     assert assess(doubling, series(y2020=100.0, y2022=130.0), FLOW)["status"] == "off_track"
     assert assess(doubling, series(y2020=100.0, y2023=201.0), FLOW)["status"] == "met"
+    fanfan = target(span="高新技术企业实现翻番", comparator="growth", unit="番", value_base=None)
+    assert assess(fanfan, series(y2020=100.0, y2022=150.0), FLOW)["target_level"] == 200.0    # 翻番 = 翻一番
+    twice = target(span="翻两番", comparator="growth", unit="番", value_base=2.0)
+    assert assess(twice, series(y2020=100.0, y2022=150.0), FLOW)["target_level"] == 400.0
     twice_more = target(span="增长2倍", comparator="growth", unit="倍", value_base=2.0)   # 增长N倍: (1 + N) ×
     assert assess(twice_more, series(y2020=100.0, y2022=150.0), FLOW)["target_level"] == 300.0
     no_base = assess(doubling, series(y2022=150.0), FLOW)

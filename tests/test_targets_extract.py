@@ -218,8 +218,11 @@ def test_map_indicator_rules():
 def test_unseen_fixtures_score():
     result = score_dir(UNSEEN_DIR)
     print("\n" + format_table(result))
-    assert result["overall"]["f1"] >= 0.85
-    assert result["overall"]["indicator_acc"] >= 0.8
+    assert result["overall"]["f1"] >= 0.95
+    assert result["overall"]["indicator_acc"] >= 0.95
+    # these texts were never used to tune the rules: a guard against fitting the 54 bundled documents
+    assert result["overall"]["named_acc"] >= 0.95 and result["overall"]["target_year_acc"] >= 0.95
+    assert result["overall"]["kind_acc"] >= 0.95
 
 
 def test_html_input_drops_navigation_and_footer():

@@ -214,3 +214,86 @@ def test_new_style_sentence(text, meta, value_base, expected):
 
 def test_there_are_twenty_new_style_sentences():
     assert len({c.values[0] for c in CASES}) >= 20
+
+
+# Second batch, also written before the first run: phrasings that must NOT give a statement, and a few
+# more positive shapes (numbers in words, growth with 以上, thresholds inside a noun).
+NOTHING = [
+    pytest.param("对新认定的高新技术企业给予30万元奖励。", PLAN, id="subsidy-rule"),
+    pytest.param("全省综合科技创新水平居全国第8位。", REPORT, id="ranking"),
+    pytest.param("加快构建“1+N”科技政策体系。", PLAN, id="policy-name"),
+    pytest.param("2024年3月15日，省科技厅召开专题会议。", REPORT, id="date"),
+    pytest.param("联系电话：0571-87054321。", REPORT, id="phone"),
+    pytest.param("深入实施“十四五”科技创新规划。", PLAN, id="plan-name"),
+]
+
+
+@pytest.mark.parametrize("text, meta", NOTHING)
+def test_not_a_statement(text, meta):
+    assert extract_statements(text, meta, "t.txt") == []
+
+
+MORE = [
+    pytest.param(
+        "1-2月，全省技术合同成交额达到120亿元。",
+        {**REPORT, "date": "2024-03-20"},
+        120e8,
+        dict(kind="achieved", indicator="tech_contract_turnover", target_year=2024),
+        id="months-so-far-in-an-early-year-report",
+    ),
+    pytest.param(
+        "综合科技创新水平从2012年的57%提高到2021年的68%。技术合同成交额增长到2300亿元。",
+        {**REPORT, "date": "2022-11-20", "kind": "news report of results"},
+        2300e8,
+        dict(kind="achieved", indicator="tech_contract_turnover", target_year=2021),
+        id="frame-is-the-latest-year-named",
+    ),
+    pytest.param(
+        "到2027年，培育营业收入超百亿元企业10家。",
+        PLAN,
+        10,
+        dict(kind="target", indicator="other", unit="家", comparator="eq", target_year=2027),
+        id="threshold-inside-noun",
+    ),
+    pytest.param(
+        "到2027年，全市技术合同成交额年均增长15%以上。",
+        PLAN,
+        15,
+        dict(kind="target", indicator="tech_contract_turnover", comparator="growth", target_year=2027),
+        id="growth-wins-over-ge",
+    ),
+    pytest.param(
+        "2023年，全省高新技术企业数量增长1.5倍。",
+        REPORT,
+        1.5,
+        dict(kind="achieved", indicator="hightech_enterprises", unit="倍", comparator="growth"),
+        id="times-growth-level-id",
+    ),
+    pytest.param(
+        "到2026年，新建省级重点实验室二十家。",
+        PLAN,
+        20,
+        dict(kind="target", indicator="other", value=20, unit="家", comparator="eq", target_year=2026),
+        id="chinese-numeral-count",
+    ),
+    pytest.param(
+        "截至2023年底，全省研发人员达到十二万人。",
+        REPORT,
+        120000,
+        dict(kind="achieved", value=12, unit="万人", comparator="eq", target_year=2023),
+        id="chinese-numeral-wan-people",
+    ),
+    pytest.param(
+        "到2025年，全省R&D經費投入強度達到2.8%以上。",
+        PLAN,
+        2.8,
+        dict(kind="target", indicator="rd_intensity", comparator="ge", target_year=2025),
+        id="traditional-ge",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, meta, value_base, expected", MORE)
+def test_more_new_style_sentences(text, meta, value_base, expected):
+    row = find(text, meta, value_base)
+    assert {k: row[k] for k in expected} == expected

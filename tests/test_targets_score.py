@@ -55,6 +55,9 @@ def test_no_unknown_region_when_the_meta_file_or_the_text_names_it():
     text = "2023年，湖北省高新技术企业总数突破2.5万家。"
     (row,) = extract_statements(text, {"title": "新闻", "region": None, "date": "2024-01-10"}, "t.txt")
     assert row["region"] == "湖北省"
+    city = "2023年，济南市科技工作成效显著。全市高新技术企业达到6500家。"
+    (row,) = extract_statements(city, {"title": "科技工作总结", "region": None, "date": "2024-01-10"}, "t.txt")
+    assert row["region"] == "山东省济南市"  # the city the text names, and 全市 speaks for
 
 
 def test_confusion_table_counts_matched_pairs(result):
@@ -84,6 +87,11 @@ def test_vocabulary_is_data_both_scripts_one_row():
     assert lookup("研发经费", "%", "growth")[0] == "rd_expenditure_growth"
     assert lookup("R&D经费投入强度", "个百分点", "growth")[0] == "rd_intensity"  # the level id
     assert lookup("科技型中小企业", "家", "eq")[0] == "other"
+    assert lookup("完成科技成果转化", "项", "eq")[0] == "sci_tech_achievements_transformed"
+    assert lookup("科技成果转化率", "%", "eq")[0] == "other"
+    assert lookup("登记技术合同成交额", "亿元", "eq")[0] == "tech_contract_turnover"
+    assert lookup("每万人口有效发明专利拥有量", "件", "eq")[0] == "invention_patents_per_10k"
+    assert lookup("高技术制造业增加值占规上工业增加值比重", "%", "eq")[0] == "other"
 
 
 def test_vocabulary_errors_name_row_and_column(tmp_path):

@@ -90,7 +90,7 @@ class Serving:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/-/versions.json", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/-/settings.json", timeout=2).status_code == 200:
                     return url
             except httpx.HTTPError:
                 time.sleep(0.3)

@@ -13,7 +13,9 @@ plugin, so the modules these hooks use live in the ``portal.site`` package. Hook
 - ``extra_template_vars`` / ``extra_css_urls`` / ``menu_links``: the citation line and navigation;
 - ``asgi_wrapper``: security headers, read-only methods, the switch to a newly published sti.db and the
   response cache (``portal/site/cache.py``, ``portal/site/hotswap.py``);
-- ``startup``: the first publication's row counts and the portal's data before the first request.
+- ``startup``: the first publication's row counts and the portal's data before the first request;
+- ``prepare_connection`` / ``handle_exception`` and the SqlBox in ``asgi_wrapper``: the public SQL box's
+  authorizer, limits and error pages (``portal/site/sql_guard.py``).
 
 Nothing here writes: the database is served immutable (``-i``) and no plugin offers a write path.
 Values reach HTML only through Jinja's autoescaping; chart data is embedded as JSON with ``<``, ``>``
@@ -21,6 +23,7 @@ and ``&`` escaped, in a ``<script type="application/json">`` block.
 """
 
 from datasette import hookimpl
+from datasette.utils.asgi import Response
 
 from portal.site import figure, indicator, pages, quality, region, releases, search, targets
 from portal.site.cache import CachedResponse, ResponseCache, wrap_portal_app  # noqa: F401 (tests use the cache here)
@@ -28,7 +31,9 @@ from portal.site.constants import DATABASE, PORTAL_NAME
 from portal.site.data import page_url, portal_data, today
 from portal.site.datasette_internals import silence_rich_tracebacks
 from portal.site.hotswap import follow_publication
+from portal.site.http_cache import asset_url
 from portal.site.renderers import OUTPUT_RENDERERS, rounded_cell
+from portal.site.sql_guard import SqlBox, guard_connection, public_error, setting_limit_ms
 
 silence_rich_tracebacks()
 
@@ -93,7 +98,7 @@ def startup(datasette):
 
 @hookimpl
 def extra_css_urls():
-    return ["/assets/sti.css"]
+    return [asset_url("/assets/sti.css")]  # versioned: cached a year, a new deployment changes the URL
 
 
 @hookimpl
@@ -123,4 +128,16 @@ def register_output_renderer(datasette):
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return lambda app: wrap_portal_app(app, datasette)
+    return lambda app: wrap_portal_app(SqlBox(app), datasette)
+
+
+@hookimpl
+def prepare_connection(conn):
+    guard_connection(conn)  # the SQLite authorizer: no fts3_tokenizer, load_extension, paths (sql_guard.py)
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    status = getattr(exception, "status", 500) if hasattr(exception, "status") else 500
+    shown = public_error(exception, status, getattr(exception, "title", None), setting_limit_ms())
+    return None if shown is None else Response.html(shown[1], status=shown[0])

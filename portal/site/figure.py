@@ -32,7 +32,8 @@ STATUS_MEANING = {
     "e": ("估计值 Estimated", "estimated by the source, not measured"),
     "b": (
         "序列中断 Break in series",
-        "not comparable with the years before it (a new edition or definition joins here)",
+        "not comparable with the year before: the two come from different releases (editions) and the change "
+        "is beyond this indicator's usual year-on-year bound",
     ),
     "m": ("缺失 Missing", "the source prints no value for this cell"),
 }

@@ -7,6 +7,8 @@ import re
 
 from markupsafe import Markup
 
+from sti_portal.publish.downloads.parts import SIGNIFICANT_DIGITS
+
 
 def fmt(value, decimals: int | None) -> str:
     """A value for display: rounded to the indicator's display_decimals, thousands separated."""
@@ -18,10 +20,11 @@ def fmt(value, decimals: int | None) -> str:
 
 def without_float_noise(value):
     """A value as the source printed it, without binary floating-point noise: 229.56437999999997 (万元 2295643.8
-    divided by 10,000) -> 229.56438. 12 significant digits keep every printed digit of the statistics."""
+    divided by 10,000) -> 229.56438, while 46.1469749575 keeps every digit. 15 significant digits, as the pre-built
+    downloads are written (sti_portal/publish/downloads/parts.py SIGNIFICANT_DIGITS)."""
     if value is None or isinstance(value, bool) or not isinstance(value, float):
         return value
-    return float(f"{value:.12g}")
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") + 0.0
 
 
 def fmt_signed(value, decimals: int | None) -> str:

@@ -146,8 +146,8 @@ def _policy(scope, identity) -> tuple[bytes, list[tuple[bytes, bytes]], bool]:
     etag, last_modified, _, publication = _validators(identity)
     if raw_path.startswith(IMMUTABLE_PREFIXES):
         return IMMUTABLE_CACHE_CONTROL, [], False
-    if raw_path.startswith(b"/assets/"):
-        return ASSET_CACHE_CONTROL, [(b"etag", f'W/"{site_version()}"'.encode("latin-1"))], False
+    if raw_path.startswith(b"/assets/"):  # revalidated by the site version (If-None-Match only)
+        return ASSET_CACHE_CONTROL, [(b"etag", f'W/"{site_version()}"'.encode("latin-1"))], True
     if raw_path.startswith(UNVALIDATED_PREFIXES):
         return b"", [], False
     if _is_sql(scope):
@@ -173,7 +173,9 @@ def http_caching(app, datasette):
         cache_control, validators, conditional = _policy(scope, identity)
         if immutable:
             cache_control, validators, conditional = IMMUTABLE_CACHE_CONTROL, [], False
-        if conditional and _not_modified(scope, validators[0][1], _validators(identity)[2]):
+        is_asset = scope["path"].startswith("/assets/")
+        modified = float("inf") if is_asset else _validators(identity)[2]  # assets have no Last-Modified
+        if conditional and _not_modified(scope, validators[0][1], modified):
             await send(
                 {
                     "type": "http.response.start",
@@ -192,7 +194,12 @@ def http_caching(app, datasette):
         async def send_with_caching(event):
             if event["type"] == "http.response.start":
                 headers = [(PUBLICATION_HEADER, publication)]
-                if event["status"] == 200 and cache_control:
+                current = getattr(datasette.databases.get(DATABASE), "identity", None)
+                if current != identity and event["status"] == 200:
+                    # The publication switched while this response was rendered: no cache may keep it.
+                    headers += [(n, v) for n, v in event.get("headers", []) if n.lower() not in REPLACED]
+                    headers += [(b"cache-control", b"no-store"), (b"vary", b"Accept-Encoding")]
+                elif event["status"] == 200 and cache_control:
                     headers += [(n, v) for n, v in event.get("headers", []) if n.lower() not in REPLACED]
                     headers += [(b"cache-control", cache_control), *validators, (b"vary", b"Accept-Encoding")]
                 else:

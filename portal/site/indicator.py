@@ -13,7 +13,7 @@ from portal.site.data import download_links, figure_path, indicator_label, porta
 from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import competition_ranks, fmt, json_for_script, safe_href
 from portal.site.pages import not_found_page, render_page, year_arg
-from portal.site.quality import yoy_warning
+from portal.site.quality import BREAK_WORDS, yoy_warning
 
 
 def _line_chart_regions(data, request, indicator_id: str, level: str, ranking: list, national_code) -> tuple:
@@ -54,6 +54,8 @@ def _line_chart_regions(data, request, indicator_id: str, level: str, ranking: l
             "value": r["value"],
             "display": fmt(r["value"], decimals),
             **({"warn": warn} if (warn := yoy_warning(data, ind, r["region_code"], r["year"])) else {}),
+            # A series break (obs_status b, warehouse/views.sql): drawn as its own marker, with the legend's words.
+            **({"brk": BREAK_WORDS} if r.get("obs_status") == "b" else {}),
         }
         for r in data.by_indicator.get(indicator_id, [])
         if r["value"] is not None and r["region_level"] in chooser_levels
@@ -148,6 +150,30 @@ def _queries(indicator_id: str, year: int, first_year: int) -> list:
     ]
 
 
+def _chart(ind: dict, year, ranking: list[dict], per: dict | None, reference, series, chosen) -> dict:
+    """The charts' data (bar: the ranking, per capita when `per`; line: the series of the chosen regions)."""
+    return {
+        "indicator": ind["indicator_id"],
+        "unit": per["unit"] if per else ind["unit"],
+        "unit_en": per["unit_en"] if per else ind["unit_en"],
+        "decimals": per["decimals"] if per else html_decimals(ind),
+        "year": year,
+        "ranking": [
+            {
+                "code": r["region_code"],
+                "label": f"{r['region_zh']} {r['region_en']}",
+                "value": r["rank_value"],
+                "display": r["per_capita_display"] if per else r["display"],
+                "rank": r["rank"],
+            }
+            for r in ranking
+        ],
+        "reference": reference,
+        "series": series,
+        "chosen": chosen,
+    }
+
+
 async def indicator_page(datasette, request):
     data = await portal_data(datasette)
     indicator_id = request.url_vars["indicator_id"]
@@ -179,27 +205,8 @@ async def indicator_page(datasette, request):
     rows = data.level_rows(indicator_id, level, year) if year is not None else []
     ranking = _ranking(data, ind, rows, year, national_value, per)
     chosen, chooser, series = _line_chart_regions(data, request, indicator_id, level, ranking, national_code)
-    decimals = per["decimals"] if per else html_decimals(ind)
-    chart = {
-        "indicator": indicator_id,
-        "unit": per["unit"] if per else ind["unit"],
-        "unit_en": per["unit_en"] if per else ind["unit_en"],
-        "decimals": decimals,
-        "year": year,
-        "ranking": [
-            {
-                "code": r["region_code"],
-                "label": f"{r['region_zh']} {r['region_en']}",
-                "value": r["rank_value"],
-                "display": r["per_capita_display"] if per else r["display"],
-                "rank": r["rank"],
-            }
-            for r in ranking
-        ],
-        "reference": _reference(ind, level, ranking, national_code, national_value, per, national_pc),
-        "series": series,
-        "chosen": chosen,
-    }
+    reference = _reference(ind, level, ranking, national_code, national_value, per, national_pc)
+    chart = _chart(ind, year, ranking, per, reference, series, chosen)
     sources = [{**s, "href": safe_href(s["url"])} for s in data.indicator_sources(indicator_id)]
     context = {
         "ind": ind,

@@ -11,7 +11,7 @@ from datasette.utils.asgi import Response
 
 from portal.site.constants import CATEGORY_ZH, DATABASE, DEFAULT_MAP_INDICATOR, NATIONAL, TILE_GRID, VENDOR_JS
 from portal.site.data import category_key, downloads_manifest, figure_path, indicator_label, portal_data
-from portal.site.display import html_decimals
+from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import fmt, human_bytes, json_for_script
 
 
@@ -96,6 +96,33 @@ def canned_queries(datasette) -> list[dict]:
     ]
 
 
+def _map_tiles(data, ind: dict, year: int, per: dict | None) -> list[dict]:
+    """One tile per province-level region: its value (per capita when `per`) and its figure page."""
+    decimals, tiles = html_decimals(ind), []
+    for code, (col, row) in TILE_GRID.items():
+        region = data.regions.get(code, {"name_zh": code, "name_en": code})
+        obs = data.cell.get((ind["indicator_id"], code, year))
+        value = obs["value"] if obs else None
+        population = data.cell.get((POPULATION, code, year))
+        pc = per_capita_value(value, population["value"] if population else None, per["factor"]) if per else None
+        shown = pc if per else value
+        tiles.append(
+            {
+                "code": code,
+                "col": col,
+                "row": row,
+                "zh": region["name_zh"],
+                "en": region["name_en"],
+                "value": shown,
+                "display": fmt(shown, per["decimals"] if per else decimals) if shown is not None else "n/a",
+                "total_display": fmt(value, decimals) if value is not None else "n/a",
+                "url": f"/region/{code}",
+                "figure": figure_path(ind["indicator_id"], code, year) if obs else None,
+            }
+        )
+    return tiles
+
+
 async def map_page(datasette, request):
     data = await portal_data(datasette)
     indicator_id = request.url_vars.get("indicator_id") or request.args.get("indicator") or DEFAULT_MAP_INDICATOR
@@ -110,30 +137,14 @@ async def map_page(datasette, request):
     if problem:
         return await not_found_page(datasette, request, problem, [(indicator_label(ind), f"/map/{indicator_id}")])
     year = year or data.default_year(indicator_id, "province")
-    decimals = html_decimals(ind)
-    tiles = []
-    for code, (col, row) in TILE_GRID.items():
-        region = data.regions.get(code, {"name_zh": code, "name_en": code})
-        obs = data.cell.get((indicator_id, code, year))
-        value = obs["value"] if obs else None
-        tiles.append(
-            {
-                "code": code,
-                "col": col,
-                "row": row,
-                "zh": region["name_zh"],
-                "en": region["name_en"],
-                "value": value,
-                "display": fmt(value, decimals) if value is not None else "n/a",
-                "url": f"/region/{code}",
-                "figure": figure_path(indicator_id, code, year) if obs else None,
-            }
-        )
+    spec = per_capita(indicator_id)
+    per = spec if request.args.get("per") == "capita" else None
+    tiles = _map_tiles(data, ind, year, per)
     values = [t["value"] for t in tiles if t["value"] is not None]
     national = data.cell.get((indicator_id, NATIONAL, year))
     payload = {
         "indicator": indicator_id,
-        "unit": ind["unit"],
+        "unit": per["unit"] if per else ind["unit"],
         "year": year,
         "tiles": tiles,
         "columns": 1 + max(c for c, _ in TILE_GRID.values()),
@@ -148,8 +159,10 @@ async def map_page(datasette, request):
         "indicators": [data.indicators[i] for i in mappable],
         "tiles": sorted(tiles, key=lambda t: -(t["value"] or -1e18)),
         "chart_json": json_for_script(payload),
-        "national_display": fmt(national["value"], decimals) if national else None,
+        "national_display": fmt(national["value"], html_decimals(ind)) if national else None,
         "national_href": figure_path(indicator_id, NATIONAL, year) if national else None,
+        "per": per,
+        "per_spec": spec,
         "citation_source": "; ".join(s["title_en"] for s in data.indicator_sources(indicator_id)),
         "page_title": f"地图 Map: {indicator_label(ind)}",
         "vendor_js": VENDOR_JS,

@@ -14,6 +14,12 @@ from portal.site.display import html_decimals
 from portal.site.formatting import fmt
 from portal.site.pages import render_page
 
+# A series break (obs_status `b`, set on the current series by warehouse/views.sql), in the chart's tooltip.
+BREAK_WORDS = (
+    "b 序列中断 Break in series: this year's value comes from another release than the year before's, and the "
+    "change is beyond this indicator's usual year-on-year bound; do not read the change as growth"
+)
+
 # What each suite checks, in words a reader of the statistics understands.
 SUITE_WORDS = {
     "observations": (

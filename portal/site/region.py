@@ -37,6 +37,15 @@ def _per_capita_words(data, indicator_id: str, code: str, year: int, value) -> s
     return f"{fmt(pc, spec['decimals'])} {spec['unit']}" if pc is not None else None
 
 
+def _spark_breaks(series: list[dict], spark: dict | None) -> list[dict]:
+    """Where the sparkline's series breaks (obs_status b): the x, y of each such point, with its year."""
+    if spark is None:
+        return []
+    drawn = [r for r in series if r["value"] is not None]  # the rows sparkline() draws, in its order
+    coords = [tuple(point.split(",")) for point in spark["points"].split()]
+    return [{"x": x, "y": y, "year": r["year"]} for r, (x, y) in zip(drawn, coords) if r.get("obs_status") == "b"]
+
+
 def _region_row(data, region: dict, code: str, indicator_id: str, ind: dict, series: list[dict]) -> dict:
     latest = series[-1]
     decimals = html_decimals(ind)
@@ -65,7 +74,8 @@ def _region_row(data, region: dict, code: str, indicator_id: str, ind: dict, ser
         "national_href": figure_path(indicator_id, national_code, latest["year"]) if national_row else None,
         "comparison": _comparison(ind, latest["value"], national_value),
         "per_capita": _per_capita_words(data, indicator_id, code, latest["year"], latest["value"]),
-        "spark": sparkline([(r["year"], r["value"]) for r in series]),
+        "spark": (spark := sparkline([(r["year"], r["value"]) for r in series])),
+        "spark_breaks": _spark_breaks(series, spark),
         "spark_title": f"{series[0]['year']}: {fmt(series[0]['value'], decimals)} → "
         f"{latest['year']}: {fmt(latest['value'], decimals)} {ind['unit']}",
         "source": data.source_title(latest["source_id"]),

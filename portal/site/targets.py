@@ -120,6 +120,46 @@ def _target_row(data: PortalData, row: dict) -> dict:
     }
 
 
+def _citation(rows: list[dict], tracked: list[dict]) -> str:
+    """The page's citation: the documents' issuers and the statistics' sources."""
+    issuers = sorted({r["doc_issuer"] for r in rows if r.get("doc_issuer")})
+    stat_sources = sorted({r["latest"]["source"] for r in tracked if r["latest"] and r["latest"]["source"]})
+    citation = "; ".join(
+        filter(
+            None,
+            [
+                f"policy documents of {', '.join(issuers)}" if issuers else "policy documents (see each row)",
+                f"statistics: {'; '.join(stat_sources)}" if stat_sources else "",
+            ],
+        )
+    )
+    return citation
+
+
+async def _documents(datasette, db, q: str) -> list[dict]:
+    """The policy documents: those the search finds (stored query search_policy_documents), else the newest 200."""
+    if q:
+        documents = await _query_rows(datasette, "search_policy_documents", {"q": q})
+    else:
+        documents = await rows_of(
+            db,
+            "SELECT d.doc_id, d.title, d.issuer, d.region, coalesce(d.region_code, d.province_code) "
+            "AS region_code, d.date, d.url, d.kind, NULL AS excerpt, (SELECT count(*) FROM targets t "
+            "WHERE t.doc_id = d.doc_id AND t.review_status <> 'rejected') AS n_targets "
+            "FROM policy_documents d ORDER BY d.date DESC, d.doc_id LIMIT 200",
+        )
+    documents = [
+        {
+            **d,
+            "href": safe_href(d["url"]),
+            "row_href": f"/{DATABASE}/policy_documents?" + urllib.parse.urlencode({"doc_id": d["doc_id"]}),
+            "excerpt_html": highlight(d.get("excerpt") or "", q),
+        }
+        for d in documents
+    ]
+    return documents
+
+
 async def targets_page(datasette, request):
     data = await portal_data(datasette)
     db = datasette.get_database(DATABASE)
@@ -161,38 +201,10 @@ async def targets_page(datasette, request):
     ]
 
     q = (request.args.get("q") or "").strip()[:MAX_SEARCH_CHARS]
-    if q:
-        documents = await _query_rows(datasette, "search_policy_documents", {"q": q})
-    else:
-        documents = await rows_of(
-            db,
-            "SELECT d.doc_id, d.title, d.issuer, d.region, coalesce(d.region_code, d.province_code) "
-            "AS region_code, d.date, d.url, d.kind, NULL AS excerpt, (SELECT count(*) FROM targets t "
-            "WHERE t.doc_id = d.doc_id AND t.review_status <> 'rejected') AS n_targets "
-            "FROM policy_documents d ORDER BY d.date DESC, d.doc_id LIMIT 200",
-        )
-    documents = [
-        {
-            **d,
-            "href": safe_href(d["url"]),
-            "row_href": f"/{DATABASE}/policy_documents?" + urllib.parse.urlencode({"doc_id": d["doc_id"]}),
-            "excerpt_html": highlight(d.get("excerpt") or "", q),
-        }
-        for d in documents
-    ]
+    documents = await _documents(datasette, db, q)
 
     region = data.regions.get(code) if code else None
-    issuers = sorted({r["doc_issuer"] for r in rows if r.get("doc_issuer")})
-    stat_sources = sorted({r["latest"]["source"] for r in tracked if r["latest"] and r["latest"]["source"]})
-    citation = "; ".join(
-        filter(
-            None,
-            [
-                f"policy documents of {', '.join(issuers)}" if issuers else "policy documents (see each row)",
-                f"statistics: {'; '.join(stat_sources)}" if stat_sources else "",
-            ],
-        )
-    )
+    citation = _citation(rows, tracked)
     context = {
         "code": code,
         "region": region,

@@ -99,6 +99,22 @@
                                           { field: "warn", title: "⚠" }] }
       });
     }
+    // Series breaks (status b: two releases join with a change beyond the usual bound): a dashed rule
+    // at the year and a dark diamond on the value, so the jump is not read as growth.
+    var breaks = values.filter(function (row) { return row.brk; });
+    if (breaks.length) {
+      layers.push({
+        data: { values: breaks },
+        mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.2, color: "#4a5568" },
+        encoding: { x: x }
+      });
+      layers.push({
+        data: { values: breaks },
+        mark: { type: "point", shape: "diamond", size: 130, filled: true, color: "#1a202c" },
+        encoding: { x: x, y: y, tooltip: [{ field: "label", title: "Region 地区" }, { field: "year", title: "Year 年份" },
+                                          { field: "brk", title: "b" }] }
+      });
+    }
     embed(el, { width: "container", height: 300, data: { values: values }, layer: layers });
   }
 

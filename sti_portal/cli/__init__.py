@@ -77,7 +77,8 @@ def check(files: tuple[str, ...]) -> None:
     paths = config.paths().ensure()
     outcome = check_files(paths, [Path(f) for f in files])
     click.echo(render_text(outcome), nl=False)
-    click.echo(f"HTML report: {outcome.report_html}")
+    if outcome.report_html:
+        click.echo(f"HTML report: {outcome.report_html}")
     sys.exit(outcome.exit_code)
 
 
@@ -108,7 +109,8 @@ def load(files: tuple[str, ...], wait_seconds: float | None, rebuild: bool) -> N
     click.echo(f"sti load: STI_HOME={paths.home}; checking {len(files)} file(s), {how} ...")
     outcome = load_files(paths, [Path(f) for f in files], lock_timeout=wait_seconds, rebuild=rebuild)
     click.echo(render_text(outcome), nl=False)
-    click.echo(f"HTML report: {outcome.report_html}")
+    if outcome.report_html:
+        click.echo(f"HTML report: {outcome.report_html}")
     sys.exit(outcome.exit_code)
 
 

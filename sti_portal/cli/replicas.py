@@ -10,8 +10,11 @@ in this order (docs/deploy.md says what a client sees meanwhile):
    generation is never switched to; a new copy replaces it);
 2. switch the replicas one after the other (each switch is one rename; each portal worker starts
    serving the new file between two requests, none fails);
+   (optional, --warm) ask every URL of the publication's site map (sti_portal/publish/sitemap.py)
+   through the proxy with "X-Sti-Warm: <id>", which nginx honours from loopback by caching the answer
+   under the NEW publication's key: after the switch, visitors and crawlers find a warm cache;
 3. only then write the proxy's publication map (nginx) and reload it gracefully: the cache key holds
-   the publication, so from now on the proxy fills a fresh cache from replicas that all serve it.
+   the publication, so from now on the proxy serves (and fills) the cache of the new publication.
 
 Between 2 and 3 the proxy still keys on the old publication; a replica already on the new one answers
 such requests with Cache-Control: no-store (the X-Sti-Expect-Publication header the proxy sends), so
@@ -27,6 +30,9 @@ import shlex
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -34,6 +40,7 @@ import click
 from sti_portal.core import settings as config
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
+from sti_portal.publish.sitemap import site_urls
 
 MAP_TEMPLATE = 'map $host $sti_publication {{\n    default "{publication}";\n}}\n'
 
@@ -99,8 +106,40 @@ def rekey_proxy(map_file: Path | None, reload_command: str | None, publication: 
     return done
 
 
+WARM_CLIENTS = 4  # concurrent warm-up requests: the replicas keep serving visitors meanwhile
+WARM_TIMEOUT_S = 60.0
+
+
+def _warm_one(base_url: str, host: str | None, publication: str, path: str) -> int:
+    headers = {"X-Sti-Warm": publication, "Accept-Encoding": "gzip", "User-Agent": "sti-replicas-warm"}
+    if host:
+        headers["Host"] = host
+    request = urllib.request.Request(base_url.rstrip("/") + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=WARM_TIMEOUT_S) as response:
+            response.read()  # the whole body: nginx stores a response once it has all of it
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def warm_proxy(base_url: str, host: str | None, generation: Path) -> str:
+    """Ask every site-map URL of `generation` through the proxy under its (new) cache key."""
+    paths = site_urls(generation / "sti.db")
+    with ThreadPoolExecutor(WARM_CLIENTS) as pool:
+        statuses = list(pool.map(lambda path: _warm_one(base_url, host, generation.name, path), paths))
+    failed = [(path, status) for path, status in zip(paths, statuses) if status != 200]
+    if len(failed) > len(paths) // 10:
+        raise ReplicaError(f"warming {base_url} failed for {len(failed)} of {len(paths)} URLs, e.g. {failed[:3]} "
+                           "(status 0: no answer); the proxy was not re-keyed")
+    return f"proxy cache warmed for {generation.name}: {len(paths) - len(failed)} of {len(paths)} URLs" + (
+        f" ({len(failed)} not 200, e.g. {failed[0][0]} -> {failed[0][1]})" if failed else "")
+
+
 def publish(source: Path, replicas: list[Paths], map_file: Path | None, reload_command: str | None,
-            lock_timeout: float = 60.0) -> list[str]:
+            lock_timeout: float = 60.0, warm_url: str | None = None, warm_host: str | None = None) -> list[str]:
     """Steps 1-3 of the protocol above; returns the log lines. Raises ReplicaError on the first failure."""
     if not (source / generations.MANIFEST).exists():
         raise ReplicaError(f"{source} is not a complete generation (no {generations.MANIFEST})")
@@ -111,6 +150,8 @@ def publish(source: Path, replicas: list[Paths], map_file: Path | None, reload_c
             log.append(f"{replica.home}: copied {source.name}")
     for replica in replicas:  # 2. one replica after the other
         log.append(switch_replica(source, replica, lock_timeout))
+    if warm_url:
+        log.append(warm_proxy(warm_url, warm_host, source))
     log += rekey_proxy(map_file, reload_command, source.name)  # 3.
     return log
 
@@ -135,8 +176,11 @@ _reload_option = click.option("--reload", "reload_command", default=None,
               help="The generation directory to publish (default: the current one of this STI_HOME).")
 @_map_option
 @_reload_option
+@click.option("--warm", "warm_url", default=None,
+              help="Before re-keying, ask every site URL through this proxy address (e.g. http://127.0.0.1).")
+@click.option("--warm-host", default=None, help="Host header for --warm: the public name (e.g. sti.example.org).")
 def publish_command(homes: tuple[Path, ...], generation: Path | None, map_file: Path | None,
-                    reload_command: str | None) -> None:
+                    reload_command: str | None, warm_url: str | None, warm_host: str | None) -> None:
     """Copy the published generation to every replica, switch them in order, then re-key the proxy."""
     source = generation.resolve() if generation else generations.current_generation(config.paths())
     if source is None:
@@ -144,7 +188,8 @@ def publish_command(homes: tuple[Path, ...], generation: Path | None, map_file: 
                    err=True)
         sys.exit(1)
     try:
-        for line in publish(source, [Paths(home.resolve()) for home in homes], map_file, reload_command):
+        for line in publish(source, [Paths(home.resolve()) for home in homes], map_file, reload_command,
+                            warm_url=warm_url, warm_host=warm_host):
             click.echo(line)
     except (ReplicaError, generations.WriterBusy, generations.PublicationConflict, OSError) as error:
         click.echo(f"replica publication stopped / 副本发布中止: {error}", err=True)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(900.0, description="STI_LOCK_TIMEOUT: seconds a writer waits for the write lock")
     load_rebuild: bool = Field(False, description="STI_LOAD_REBUILD: `sti load` rebuilds from every input "
                                                   "instead of appending (as `--rebuild`)")
-    inbox_settle_seconds: float = Field(5.0, description="STI_INBOX_SETTLE_SECONDS: a dropped file is loaded only "
+    inbox_settle_seconds: float = Field(30.0, description="STI_INBOX_SETTLE_SECONDS: a dropped file is loaded only "
                                                          "once it has not changed for this long")
     response_cache_mb: int = Field(128, ge=0, description="STI_RESPONSE_CACHE_MB: the portal's in-process response "
                                                           "cache (0 turns it off)")
@@ -48,11 +48,20 @@ class Settings(BaseSettings):
     base_url: str = Field("", description="STI_BASE_URL: the public address citations use (e.g. "
                                           "https://sti.example.org); empty: the address the request came to")
 
+    # The public SQL box (portal/site/sql_guard.py): arbitrary ?sql= kept from starving the pages.
+    sql_box_time_limit_ms: int = Field(500, gt=0, description="STI_SQL_BOX_TIME_LIMIT_MS: time limit of one "
+                                                              "arbitrary SQL query (pages keep sql_time_limit_ms)")
+    sql_box_concurrency: int = Field(1, gt=0, description="STI_SQL_BOX_CONCURRENCY: arbitrary SQL queries run at "
+                                                          "once per worker (the other SQL threads serve pages)")
+    sql_box_per_minute: int = Field(30, gt=0, description="STI_SQL_BOX_PER_MINUTE: arbitrary SQL queries one "
+                                                          "client address may run per minute")
     # Limits on a statistician's file (sti_portal/uploads/limits.py): a file over one gets its verdict at once.
-    upload_max_file_mb: float = Field(20.0, gt=0, description="STI_UPLOAD_MAX_FILE_MB: largest file `sti check`/"
-                                                              "`sti load` reads (the upload template's 200,000 "
-                                                              "rows are about 12 MB of CSV)")
-    upload_max_rows: int = Field(200_000, gt=0, description="STI_UPLOAD_MAX_ROWS: most rows in one file (all sheets)")
+    upload_max_file_mb: float = Field(10.0, gt=0, description="STI_UPLOAD_MAX_FILE_MB: largest file `sti check`/"
+                                                              "`sti load` reads (100,000 upload rows are about "
+                                                              "6 MB of CSV)")
+    upload_max_rows: int = Field(100_000, gt=0, description="STI_UPLOAD_MAX_ROWS: most rows in one file (all "
+                                                            "sheets); every region, indicator and year of a "
+                                                            "decade is about 10,000")
     upload_max_columns: int = Field(50, gt=0, description="STI_UPLOAD_MAX_COLUMNS: most columns in one row")
     upload_max_cell_chars: int = Field(2_000, gt=0, description="STI_UPLOAD_MAX_CELL_CHARS: longest text in one "
                                                                 "cell (a note or source)")
@@ -130,7 +139,14 @@ class Paths:
         dagster_yaml = self.dagster_home / "dagster.yaml"
         # New homes, and homes still holding the earlier default (telemetry only), get the run queue limit.
         if not dagster_yaml.exists() or dagster_yaml.read_text(encoding="utf-8") == "telemetry:\n  enabled: false\n":
-            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+            # Whole or not at all (temp + rename); on a full disk the next start writes it, and commands that
+            # do not run Dagster (`sti check`, `sti load`) still give their verdict (issue 15).
+            tmp = dagster_yaml.with_name(".dagster.yaml.tmp")
+            try:
+                tmp.write_text(DAGSTER_YAML, encoding="utf-8")
+                os.replace(tmp, dagster_yaml)
+            except OSError:
+                tmp.unlink(missing_ok=True)
         return self
 
 

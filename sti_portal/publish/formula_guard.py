@@ -13,14 +13,14 @@ quoted field a quote is always doubled, so `,"=` can only be the start of a fiel
 the plain one with each such start given an apostrophe, done on the bytes as they are served; the number
 of such starts per part is counted when the part is written, for the exact Content-Length.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 TRIGGERS = "=+-@\t\r"
-_STARTS = [(lead + b'"' + bytes([c]), lead + b"\"'" + bytes([c])) for lead in (b",", b"\n")
-           for c in TRIGGERS.encode()]
-_HOLD = 2   # bytes held back between chunks: a field start split across two reads is seen whole
+_STARTS = [(lead + b'"' + bytes([c]), lead + b"\"'" + bytes([c])) for lead in (b",", b"\n") for c in TRIGGERS.encode()]
+_HOLD = 2  # bytes held back between chunks: a field start split across two reads is seen whole
 
 
 def safe_cell(value):

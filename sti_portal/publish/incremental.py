@@ -9,7 +9,8 @@ changes. So `sti load` need not read every input again and rewrite 10 M rows; it
    and the touched series (year-on-year change), with the same suites as a full build;
 3. writes a new generation from copies of the published files: the warehouse copy gets the new fact
    rows (and the re-derived rows of the touched keys), sti.db's copy gets the published rows of the
-   touched keys replaced in one transaction, and the downloads get new parts for the touched
+   touched keys (and of the year after each, whose series-break flag `b` may change) replaced in one
+   transaction, and the downloads get new parts for the touched
    (indicator, year) partitions, every other part hard-linked from the published version;
 4. switches the generation in like every writer (sti_portal/publish/generations.py): all or nothing.
 
@@ -37,7 +38,7 @@ from sti_portal.publish import downloads
 from sti_portal.publish.portal_db import PUBLISHED_TABLES
 from sti_portal.store import warehouse as store
 from sti_portal.targets import tables as policy_targets_tables
-from sti_portal.transform.derive import DERIVATION_INPUTS, DERIVED_SOURCE_ID
+from sti_portal.transform.derive import DERIVATION_INPUTS, DERIVATION_YEARS_AHEAD, DERIVED_SOURCE_ID
 
 KEY = ["region_code", "indicator_id", "year"]
 
@@ -85,8 +86,16 @@ class Change:
     releases: list[str]
 
     @property
+    def published_keys(self) -> pd.DataFrame:
+        """The keys whose published rows are rewritten: the touched keys and the year after each, whose
+        series-break flag (`b`, warehouse/views.sql) compares it with the touched year's current value."""
+        following = self.keys[KEY].assign(year=self.keys["year"] + 1)
+        return pd.concat([self.keys[KEY], following], ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+    @property
     def partitions(self) -> set[tuple[str, int]]:
-        return {(r.indicator_id, int(r.year)) for r in self.keys[["indicator_id", "year"]].drop_duplicates().itertuples()}
+        keys = self.published_keys
+        return {(r.indicator_id, int(r.year)) for r in keys[["indicator_id", "year"]].drop_duplicates().itertuples()}
 
     @property
     def regions(self) -> set[str]:
@@ -99,8 +108,13 @@ def change_of(scope_candidate: pd.DataFrame, releases: list[str]) -> Change:
     new_rows = scope_candidate[is_new & (scope_candidate["source_id"] != DERIVED_SOURCE_ID)]
     derived = scope_candidate[scope_candidate["source_id"] == DERIVED_SOURCE_ID]
     keys = new_rows[KEY]
-    # A new population value re-derives every release of the patents-per-person series of that region-year.
-    derived_keys = derived.merge(new_rows[["region_code", "year"]].drop_duplicates(), on=["region_code", "year"])
+    # A new population value re-derives every release of the patents-per-person series of that region-year;
+    # a new year of recognitions also the estimated high-tech stock of the next years (DERIVATION_YEARS_AHEAD).
+    new_years = new_rows[["region_code", "year"]].drop_duplicates()
+    reach = derived["indicator_id"].map(DERIVATION_YEARS_AHEAD).fillna(0)
+    derived_keys = pd.concat(
+        [derived[reach >= ahead].merge(new_years.assign(year=new_years["year"] + ahead), on=["region_code", "year"])
+         for ahead in range(int(reach.max()) + 1 if len(reach) else 1)], ignore_index=True)
     rederived = derived_keys.reset_index(drop=True)
     all_keys = pd.concat([keys, rederived[KEY]], ignore_index=True).drop_duplicates().reset_index(drop=True)
     return Change(new_rows.reset_index(drop=True), rederived, all_keys, releases)
@@ -150,6 +164,10 @@ def write_warehouse_copy(published: Path, target: Path, change: Change, *, relea
     return digest
 
 
+# The target tables judged against the statistics (warehouse/targets.sql), re-judged by an incremental load.
+JUDGED_TABLES = ("target_progress", "reported_vs_official", "target_region_summary")
+
+
 def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> None:
     """Re-judge the policy targets when the batch touches a region that has targets (or the nation)."""
     target_regions = {row[0] for row in con.execute("SELECT DISTINCT region_code FROM policy_statements "
@@ -162,12 +180,15 @@ def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> N
         "JOIN target_regions t ON t.region_code = f.region_code").replace("WHERE f.source_id <> ?", ""),
     ).df()
     regions = con.execute("SELECT * FROM regions").df()
-    progress = policy_targets_tables.progress_frame(policy_targets_tables.build_policy_targets(),
-                                                   policy_targets_tables.current_observations(current), regions)
-    columns = [c[0] for c in con.execute("DESCRIBE target_progress").fetchall()]
-    con.execute("DELETE FROM target_progress")
-    con.register("incoming_progress", progress[columns])
-    con.execute("INSERT INTO target_progress SELECT * FROM incoming_progress")
+    # Every release of the target regions' series: progress uses the current values, reported_vs_official
+    # every release; the per-region summary follows both.
+    tables = policy_targets_tables.warehouse_tables(policy_targets_tables.build_policy_targets(), current, regions)
+    for table in JUDGED_TABLES:
+        columns = [c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()]
+        con.execute(f"DELETE FROM {table}")
+        con.register("incoming_judged", tables[table][columns])
+        con.execute(f"INSERT INTO {table} SELECT * FROM incoming_judged")
+        con.unregister("incoming_judged")
 
 
 # ------------------------------------------------------------------------------------------ sti.db
@@ -176,14 +197,15 @@ def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> N
 KEYED_TABLES = ("observations", "observation_history", "revisions")
 # Small tables rewritten whole from the new warehouse.
 WHOLE_TABLES = ("releases", "region_aliases", "validation_results", "build_info",
-                "target_progress", "target_indicators")
+                "target_progress", "target_indicators", "reported_vs_official", "target_region_summary")
 
 
 def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The published shape (sti_portal/publish/portal_db.PUBLISHED_TABLES) of the touched keys, from the new warehouse.
 
-    The views are evaluated over a copy of just the touched keys' fact rows (every release of them), so
-    the window functions of `observations` and `revisions` see whole keys and nothing else.
+    The views are evaluated over a copy of the touched keys' fact rows (every release of them) and of the
+    year before each (the series-break flag of `observations` compares a year with the one before), so the
+    window functions see whole keys; only the touched keys' rows are returned.
     """
     con = duckdb.connect()
     try:
@@ -191,10 +213,14 @@ def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.
         con.register("touched_keys", keys)
         for table in ("regions", "indicators", "releases"):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM wh.{table}")
-        con.execute("CREATE TABLE observation_fact AS SELECT f.* FROM wh.observation_fact f JOIN touched_keys k "
-                    "ON f.region_code = k.region_code AND f.indicator_id = k.indicator_id AND f.year = k.year")
+        con.execute("CREATE TABLE observation_fact AS SELECT DISTINCT f.* FROM wh.observation_fact f "
+                    "JOIN touched_keys k ON f.region_code = k.region_code AND f.indicator_id = k.indicator_id "
+                    "AND f.year BETWEEN k.year - 1 AND k.year")
         con.execute((WAREHOUSE_SQL_DIR / "views.sql").read_text(encoding="utf-8"))
-        rows = {table: con.execute(PUBLISHED_TABLES[table]).df() for table in KEYED_TABLES}
+        rows = {table: con.execute(f"SELECT * FROM ({PUBLISHED_TABLES[table]}) p SEMI JOIN touched_keys k "
+                                   "ON p.region_code = k.region_code AND p.indicator_id = k.indicator_id "
+                                   "AND p.year = k.year").df()
+                for table in KEYED_TABLES}
         for table in WHOLE_TABLES:
             rows[table] = con.execute(PUBLISHED_TABLES[table].replace(f"FROM {table}", f"FROM wh.{table}")).df()
     finally:
@@ -203,8 +229,9 @@ def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.
 
 
 def write_portal_copy(published: Path, target: Path, warehouse: Path, change: Change) -> None:
-    """A copy of the published sti.db with the touched keys' rows replaced, in one transaction."""
-    rows = touched_published_rows(warehouse, change.keys)
+    """A copy of the published sti.db with the touched keys' rows (and the next year's) replaced, in one transaction."""
+    keys = change.published_keys
+    rows = touched_published_rows(warehouse, keys)
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
     shutil.copyfile(published, tmp)
@@ -213,7 +240,7 @@ def write_portal_copy(published: Path, target: Path, warehouse: Path, change: Ch
         db.execute("BEGIN")
         db.execute("CREATE TEMP TABLE touched_keys (region_code TEXT, indicator_id TEXT, year INTEGER)")
         db.executemany("INSERT INTO touched_keys VALUES (?, ?, ?)",
-                       change.keys[KEY].astype(object).itertuples(index=False, name=None))
+                       keys[KEY].astype(object).itertuples(index=False, name=None))
         for table in KEYED_TABLES:
             # Through the (indicator_id, year) index: a handful of index seeks per touched key.
             db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM touched_keys k JOIN {table} t "

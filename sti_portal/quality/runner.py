@@ -28,10 +28,17 @@ def _gx_context():
 @lru_cache(maxsize=1)
 def _make_gx_context():
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # Analytics off in the context's own configuration (it would try to reach the internet), rather than
+    # by setting GX_ANALYTICS_ENABLED in the process environment; no progress bars in logs.
+    config = DataContextConfig(analytics_enabled=False, store_backend_defaults=InMemoryStoreBackendDefaults(),
+                               progress_bars=ProgressBarsConfig(globally=False))
+    context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas("sti")
     asset = source.add_dataframe_asset("frame")
     return context, asset.add_batch_definition_whole_dataframe("whole")

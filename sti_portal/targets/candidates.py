@@ -14,7 +14,7 @@ from .text import Segment, split_clauses
 # ============================================================================================
 
 _RULE_CONTEXT = re.compile(
-    r"给予|奖励|奖补|补助|补贴|资助|贴息|最高|一次性|按照?[^，。；]{0,15}(?:比例|标准)|每家|每个|每项|每人|每位|每名|"
+    r"给予|奖励|奖补|补助|补贴|资助(?!项目|的项目)|贴息|最高|一次性|按照?[^，。；]{0,15}(?:比例|标准)|每家|每个|每项|每人|每位|每名|"
     r"每户|每年度|单个|单项|扣除|减免|(?<!GDP)(?<!生产总值)比例为|罚款|门槛|申报条件|须具备|应具备|要求"
 )
 OUTPUT_VERB = re.compile(
@@ -95,7 +95,10 @@ def is_statement(q: Quantity, before: str, after: str, clause_text: str, later_i
     # classifier units (家, 个, 项, 件, 人 ...)
     if q.single_char:
         return bool(
-            q.suffix or q.inner or re.search(r"(?:超过|突破|超|近|约|逾|不少于|新增|新建|建成|新认定)$", before)
+            q.suffix
+            or q.inner
+            or re.search(r"(?:超过|突破|超|近|约|逾|不少于|新增|新建|建成|新认定)$", before)
+            or (pre and re.search(r"(?:推动|推进|引进|培育|带动)$", before))  # 推动百家高校院所…
         )
     if not pre:
         return True  # post-nominal: 高新技术企业达到15000家
@@ -104,7 +107,7 @@ def is_statement(q: Quantity, before: str, after: str, clause_text: str, later_i
         return True
     lead = _SCOPE_WORDS.sub("", before.strip(" ，,")).strip()
     # N项成果获…奖, 与N家企业签约, …参与的N项科技成果获得…: the count is the subject of an outcome
-    if (not lead or lead in ("与", "同", "和", "为") or lead.endswith("的")) and _ACHIEVE_AFTER.search(after):
+    if (not lead or lead.endswith(("与", "同", "和", "为", "的"))) and _ACHIEVE_AFTER.search(after):
         return True
     return False
 

@@ -83,7 +83,12 @@ def classify_document(meta: dict, norm: str) -> tuple[str, bool]:
         return "target", False
     if _REPORT_KIND.search(kind):
         # a work conference that announces this year's work (今年我省将…) reads as a plan with a review
-        announces = _ANNOUNCES_WORK.search(normalize_text(title)) or _ANNOUNCES_WORK.search(norm[:400])
+        title_norm = normalize_text(title)
+        announces = (
+            _ANNOUNCES_WORK.search(title_norm)
+            or (re.search(r"work report", kind, re.I) and re.search(r"力争|争创", title_norm))
+            or _ANNOUNCES_WORK.search(norm[:400])
+        )
         if re.search(r"conference|work report", kind, re.I) and announces:
             return "target", True
         return "achieved", True
@@ -189,15 +194,22 @@ def document_region(meta: dict, norm: str) -> tuple[str | None, str]:
         return province, region
     if places:
         return places[0][2], places[0][1]
-    named = Counter(p[2] for p in find_places(norm[:3000]) if p[2])
-    if named:
-        province = named.most_common(1)[0][0]
+    places_in_text = [p for p in find_places(norm[:3000]) if p[2]]
+    if places_in_text:
+        province = Counter(p[2] for p in places_in_text).most_common(1)[0][0]
+        cities = Counter(p[1] for p in places_in_text if p[2] == province and p[1] != province)
+        city_text = len(re.findall(r"全市|我市|本市", norm)) > len(re.findall(r"全省|我省|本省|全区|我区", norm))
+        if cities and city_text:
+            return province, cities.most_common(1)[0][0]  # 济南市… 全市: the city the text speaks for
         return province, province
     if re.search(r"\bcity\b|市(?:科技局|科学技术局|人民政府|政府)", hints, re.I) or len(
         re.findall(r"全市|我市|本市", norm)
     ) > len(re.findall(r"全省|我省|本省", norm)):
         return None, "unknown city"
     return None, "unknown"
+
+
+_MEETING_YEAR = re.compile(r"((?:19|20)\d\d\s*年)(?=[^，。；,;\n]{0,14}(?:会议|大会|论坛|发布会|新闻发布))")
 
 
 def build_context(text: str, meta: dict | None, doc_name: str, vocabulary: Vocabulary | None = None) -> DocContext:
@@ -217,6 +229,8 @@ def build_context(text: str, meta: dict | None, doc_name: str, vocabulary: Vocab
         city_region = region
     masked, skip = mask_text(norm)
     cue = re.sub(r"《[^《》\n]{0,60}》", lambda m: "《" + MASK * (len(m.group(0)) - 2) + "》", norm)
+    # 从2024年全区科技工作会议上获悉: the year names the meeting, it does not date the figures reported there
+    cue = _MEETING_YEAR.sub(lambda m: MASK * len(m.group(1)) + m.group(0)[len(m.group(1)) :], cue)
     return DocContext(
         name=doc_name,
         text=text,

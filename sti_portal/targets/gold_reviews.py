@@ -4,8 +4,9 @@ correct, becomes a row of catalogue/target_reviews.csv.
 The labels (``*.gold.jsonl`` beside the bundled documents) are a person's reading of each figure, so
 they are the review: an extracted statement that matches a label (spans overlap, same value) is
 ``confirmed`` with the label's fields where the extractor differs; an extracted target that matches
-no label is ``rejected``. Rows already in the file (written by hand, with their notes and mapping
-overrides) are kept as they are. Run ``sti targets score --write-reviews`` after re-labelling.
+no label is ``rejected``. Rows written by a person (with their notes and mapping overrides) are kept;
+the label-derived rows are rewritten for the extractor as it is. Run ``sti targets score
+--write-reviews catalogue/target_reviews.csv`` after changing the extractor or the labels.
 """
 
 from __future__ import annotations
@@ -82,11 +83,12 @@ def reviews_from_gold(gold_dir: Path = DEFAULT_GOLD_DIR, reviewed_on: str | None
 
 
 def write_reviews(path: Path, gold_dir: Path = DEFAULT_GOLD_DIR) -> tuple[int, int]:
-    """Add the label-derived reviews to ``path``, keeping every existing row; (kept, added)."""
+    """Rewrite the label-derived reviews of ``path`` for the extractor as it is now, keeping every row
+    written by a person; (kept, added)."""
     existing = []
     if path.exists():
         with open(path, encoding="utf-8", newline="") as handle:
-            existing = list(csv.DictReader(handle))
+            existing = [r for r in csv.DictReader(handle) if r.get("reviewer") != REVIEWER]
     keys = {(r["doc"], r["span"]) for r in existing}
     added = [r for r in reviews_from_gold(gold_dir) if (r["doc"], r["span"]) not in keys]
     with open(path, "w", encoding="utf-8", newline="") as handle:

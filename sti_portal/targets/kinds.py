@@ -19,11 +19,11 @@ _TARGET_CUES = [
     r"到\s*[“\"]?十[三四五六]五",
     r"十[四五六]五\s*[”\"]?\s*(?:末|期末|时期|期间)",
     r"力争",
-    r"争取",
+    r"争取(?=到|在|达|实现|突破|新增|建成|用|早日|全年|今年|明年|更多|\d|[一二三四五六七八九十两百千万])",  # not 争取国家项目706项
     r"确保",
     r"预计",
     r"预期",
-    r"目标",
+    r"(?<!的)目标",
     r"(?<![\u4e00-\u9fa5]拟)拟",
     r"今年(?!以来)",
     r"本年度?(?!以来)",
@@ -58,6 +58,7 @@ _ACHIEVED_CUES = [
     r"完成了",
     r"获批",
     r"位居",
+    r"再创新高|创历史新高|创新高",
     r"前[一二三]季度|上半年|一季度|1-\d{1,2}月",
 ]
 _TARGET_RE = re.compile("|".join(f"(?:{p})" for p in _TARGET_CUES))
@@ -65,7 +66,7 @@ _ACHIEVED_RE = re.compile("|".join(f"(?:{p})" for p in _ACHIEVED_CUES))
 _FRAME_TARGET = re.compile(
     r"(?<!截)[到至]\s*(?:19|20)\d\d\s*年|十[四五六]五\s*[”\"]?\s*(?:末|期末|时期|期间)|"
     r"规划(?=建设|布局|面积|用地|新建)|(?<![研发项技才动划作专点家省市级展])计划(?![项单书])|"
-    r"目标|今年(?!以来)|明年"
+    r"(?<!的)目标|今年(?!以来)|明年"
 )
 _STRONG_CUE = re.compile(
     r"(?<!截)[到至]\s*(?:19|20)\d\d\s*年|十[三四五六]五|目标|规划|计划|今年|明年|截[至止]|目前|以来|"
@@ -76,11 +77,11 @@ _STRONG_CUE = re.compile(
 FYP_END = {"三": 2020, "四": 2025, "五": 2030, "六": 2035}
 
 
-def last_cue(text: str, doc_year: int | None = None) -> tuple[int, str] | None:
+def last_cue(text: str, doc_year: int | None = None, report: bool = False) -> tuple[int, str] | None:
     """(position, kind) of the last kind cue in ``text``.
 
     A time cue of a target (到2025年, “十四五”末) that the document's date has already passed reports
-    an outcome: in a 2026 report, 到2025年底… is achieved.
+    an outcome: in a 2026 report, 到2025年底… is achieved; so is “十四五”期间 in a report of 2025.
     """
     best = None
     for regex, kind in ((_TARGET_RE, "target"), (_ACHIEVED_RE, "achieved")):
@@ -90,7 +91,7 @@ def last_cue(text: str, doc_year: int | None = None) -> tuple[int, str] | None:
                     y = re.search(r"(?:19|20)\d\d", m.group(0))
                     fyp = re.search(r"十([三四五六])五", m.group(0))
                     year = int(y.group(0)) if y else (FYP_END[fyp.group(1)] if fyp else None)
-                    if year is not None and year < doc_year:
+                    if year is not None and (year < doc_year or (report and fyp and not y and year == doc_year)):
                         kind = "achieved"
                 best = (m.start(), kind)
     return best
@@ -114,7 +115,7 @@ _YEAR_EXPR = re.compile(
     r"(?P<base>比|较|相比|与|同|较之|对比|高于|低于|是|为)?\s*"
     r"(?:(?P<y1>(?:19|20)\d\d)\s*[-—～至到]\s*)?(?P<y>(?:19|20)\d\d)\s*年(?!以来)"
     r"|(?P<base2>比|较|与|同)?(?P<rel>今年|本年|全年|年内|当年|明年|去年|上年|上一年|过去一年|前年)(?!以来)"
-    r"|(?P<fyp>十[三四五六]五)\s*[”\"]?\s*(?:末|期末|时期|期间|以来)?"
+    r"|(?P<base3>比|较|相比|是|为)?\s*[“\"]?(?P<fyp>十[三四五六]五)\s*[”\"]?\s*(?:末|期末|时期|期间|以来)?"
     r"|(?P<since>今年以来|本年以来|今年前)"
     r"|(?P<past>过去[两三四五]年|[两三四五]年来)"
     r"|(?P<cur>截[至止]\s*(?:目前|\d{1,2}\s*月|[上下]半年|年底|年末)|前[一二三]季度|上半年|一季度|1-\d{1,2}月|"
@@ -157,6 +158,8 @@ def year_mentions(
             out.append((pos, doc_year - 1))  # 过去五年 in a 2021 report: the period ending in 2020
         elif m.group("since") and doc_year is not None:
             out.append((pos, doc_year))
+        elif m.group("fyp") and m.group("base3"):
+            continue  # 是“十三五”时期的近2倍: the period compared with, not the figure's year
         elif m.group("fyp"):
             out.append((pos, {"三": 2020, "四": 2025, "五": 2030, "六": 2035}[m.group("fyp")[1]]))
         elif m.group("cur") and doc_year is not None and not explicit:
@@ -189,16 +192,24 @@ def heading_kind(line: str) -> tuple[bool, str | None, int | None]:
 
 
 # ============================================================================================
+_OUTCOME_AFTER = re.compile(r"^[^，。；,;]{0,12}?(?:荣获|获评|获批|当选|入选|获得(?!感)|获(?=[^得]{0,10}奖))")
+_MEETING_NAME = re.compile(r"(?:19|20)\d\d\s*年[^，。；,;]{0,16}(?:会议|大会|论坛|发布会)")
+
+
 def _is_estimate_of_past_year(ctx: DocContext, cand: Candidate, cue: tuple[int, str]) -> bool:
-    """预计 in a report published January–March, with no future year in its sentence, estimates the
-    year just ended (预计全年经济增速5%左右 in a January government work report)."""
-    start = cand.clause.start + cue[0]
-    if not ctx.cue.startswith("预计", start) or not ctx.report_like or ctx.month is None or ctx.month > 3:
+    """预计 about a year before the document's (2019年…预计达1648亿元 in a 2020 plan; 过去一年…预计), or, in a
+    report published January–March, about no named future year (预计全年经济增速5%左右): an estimate of
+    an outcome, so an achieved figure."""
+    if not ctx.cue.startswith("预计", cand.clause.start + cue[0]) or ctx.year is None:
         return False
-    sentence = ctx.cue[cand.sentence.start : cand.q.start]
-    return not re.search(r"(?<!截)[到至]\s*20\d\d|今年|明年|十[四五六]五", sentence) and not any(
-        y >= (ctx.year or 0) for _, y in year_mentions(sentence, 0, ctx.year, explicit=True)
-    )
+    before = _MEETING_NAME.sub("", ctx.cue[cand.sentence.start : cand.q.start])
+    if re.search(r"(?<!截)[到至]\s*20\d\d|今年|本年|明年|十[四五六]五", before):
+        return False
+    years = [int(y) for y in re.findall(r"((?:19|20)\d\d)\s*年", before)]
+    years += [ctx.year - 1 for _ in re.finditer(r"过去一年|去年|上年", before)]
+    if any(y >= ctx.year for y in years):
+        return False
+    return bool(years) or (ctx.report_like and ctx.month is not None and ctx.month <= 3)
 
 
 def resolve_kind(ctx: DocContext, cand: Candidate, clause_year: int | None, state: dict) -> str:
@@ -210,16 +221,24 @@ def resolve_kind(ctx: DocContext, cand: Candidate, clause_year: int | None, stat
         r"(?:由|从)\s*(?:(?:19|20)\d\d\s*年(?:底|末)?|上年|去年|目前)?(?:的)?$", ctx.norm[cand.clause.start : q.start]
     ):
         return "achieved"  # 由2022年的3.9% (提高到4.2%): the baseline is a reported value
-    clause_cue = last_cue(ctx.cue[cand.clause.start : q.start], ctx.year)
+    clause_cue = last_cue(ctx.cue[cand.clause.start : q.start], ctx.year, ctx.report_like)
     if clause_cue and _is_estimate_of_past_year(ctx, cand, clause_cue):
         return "achieved"  # 预计全年… in a January report: the year just ended
     if clause_cue:
         return clause_cue[1]
+    after = ctx.cue[cand.q.qual_end : cand.clause.end]
+    if after.startswith("的目标"):
+        return "target"  # 超额完成2件的目标任务: the 2 was the goal
+    if _OUTCOME_AFTER.match(after):
+        return "achieved"  # 1人荣获…, 119项成果获…奖: the count is the subject of an outcome
     yk = year_kind(clause_year, ctx.year)
     if yk:
         return yk
     for clause in reversed(cand.clauses[: cand.clause_index]):
-        cue = last_cue(ctx.cue[clause.start : clause.end], ctx.year)
+        cue = last_cue(ctx.cue[clause.start : clause.end], ctx.year, ctx.report_like)
+        if cue and ctx.cue.startswith("预计", clause.start + cue[0]):
+            own = Candidate(cand.q, clause, cand.sentence, cand.para, cand.clause_index, cand.clauses)
+            return "achieved" if _is_estimate_of_past_year(ctx, own, cue) else "target"
         if cue:
             return cue[1]
         years = year_mentions(
@@ -236,6 +255,13 @@ def resolve_kind(ctx: DocContext, cand: Candidate, clause_year: int | None, stat
     return ctx.default_kind
 
 
+# Words that date a figure in the document's own year even in a report that reviews the year before:
+# 今年一季度, 1-2月, 目前 (the stock as the report speaks).
+_THIS_YEAR_SO_FAR = (
+    r"今年|本年|季度|上半年|前\d{1,2}个?月|\d{1,2}\s*-\s*\d{1,2}\s*月|截至\d{1,2}月|目前|当前|现有|截至目前"
+)
+
+
 def resolve_year(ctx: DocContext, cand: Candidate, kind: str, state: dict) -> int | None:
     """The year a figure is for (``_year_cue``); an achieved figure dated only by the document's own year
     (全年, 当年, no year at all) in a report that reviews an earlier year is for that year."""
@@ -246,7 +272,7 @@ def resolve_year(ctx: DocContext, cand: Candidate, kind: str, state: dict) -> in
         and year == ctx.year
         and ctx.report_year is not None
         and ctx.report_year < year
-        and not re.search(rf"{year}\s*年|今年|本年", ctx.norm[cand.sentence.start : cand.q.start])
+        and not re.search(rf"{year}\s*年|{_THIS_YEAR_SO_FAR}", ctx.norm[cand.sentence.start : cand.q.start])
     ):
         return ctx.report_year
     return year
@@ -328,6 +354,9 @@ def update_frames(ctx: DocContext, sentence: Segment, state: dict) -> None:
         explicit=True,
         current_year=state.get("section_year"),
     )
+    years = [(p, y) for p, y in years if ctx.cue[max(0, p - 1) : p] not in ("由", "从")]  # 由2015年的: a base
     if years:
-        y = years[0][1]
+        y = years[-1][1]  # the latest year named: 从2012年的…提高到2021年的… frames 2021
         state["frame_year"] = (y, state.get("frame_kind") or year_kind(y, ctx.year) or ctx.default_kind)
+    elif ctx.year is not None and re.match(r"^\s*(?:截至目前|目前|当前|现阶段)", first):
+        state["frame_year"] = (ctx.year, "achieved")  # 当前,已建设…; 已有…: the document's own year

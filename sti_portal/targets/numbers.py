@@ -541,9 +541,9 @@ def is_change_of_level(before: str, unit: str) -> bool:
     """净增/增加/提高 N of a stock (家, 件, 人, 亿元): the value is a change, not a level. A count
     of new items (新增高新技术企业N家) stays a count; new money (新增20亿元) is a change of a stock."""
     tail = before.rstrip()[-12:]
-    if _CHANGE_OF_LEVEL.search(tail):
-        return True
-    return bool(unit.endswith("元") and _NEW_MONEY.search(tail))
+    if _CHANGE_OF_LEVEL.search(tail) or re.search(r"净增(?:加)?[^，。；,;\d]{1,12}$", tail):
+        return True  # 净增529家, 净增高新技术企业550家
+    return bool(unit.endswith("元") and (_NEW_MONEY.search(tail) or re.search(r"新增[^，。；,;\d]{1,14}$", tail)))
 
 
 def comparator_from_prefix(before: str) -> str:

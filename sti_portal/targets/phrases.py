@@ -45,7 +45,8 @@ def clean_indicator(raw: str) -> str:
 
 def is_elliptical(indicator: str) -> bool:
     """The clause names no indicator of its own (同比增长 25%, 增长 10%, 占比 3%)."""
-    bare = re.sub(r"(?:(?:比|较|相比|与)?(?:(?:19|20)\d\d年(?:底|末)?|上年|去年|同期))", "", indicator)
+    bare = re.sub(r"\[\d+\]", "", indicator)  # footnote markers
+    bare = re.sub(r"(?:(?:比|较|相比|与)?(?:(?:19|20)\d\d年(?:底|末)?|上年|去年|同期))", "", bare)
     bare = re.sub(r"(?:年均|同比|平均|分别|目前|当前|现在|一年|就|了|的)", "", bare)
     bare = re.sub(r"^(?:是|为|相当于)[^，。]{0,14}(?:时期|期间|年|五年)$", "", bare)  # 是“十二五”时期(的2.4倍)
     bare = re.sub(
@@ -129,7 +130,7 @@ def phrase(ctx: DocContext, cand: Candidate, prev_end: int | None) -> Phrase:
 
 _CHANGE_TAIL = re.compile(
     r"(?:(?:比|较|同比|相比)(?:上年|去年|同期|(?:19|20)\d\d年(?:底|末)?)?)?"
-    r"(?:年均|平均|同比|年)?(?:增长|增速|增幅|增加|提高|提升|下降|降低|减少|扩大)(?:了|率)?$"
+    r"(?:年均|平均|同比|年)?(?:增长|增速|增幅|增加|提高|提升|下降|降低|减少|扩大)(?:了|率|目标)?$"
 )
 
 

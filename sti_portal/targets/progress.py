@@ -38,6 +38,7 @@ The rule, in full (also written into every row's `rule` and into each target's `
   the average annual growth from the latest value that reaches the target level in the target year;
   change_needed_per_year: the same as a constant yearly change (percentage points for % indicators).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,20 +46,50 @@ import re
 
 import pandas as pd
 
-APPROX_TOLERANCE = 0.01       # 左右: reached at 99 % of the target
-REL_EPS = 1e-9                # a value on the line (up to float rounding) counts as on it
-BASELINE_LAG_YEARS = 1        # baseline = last value at or before (document year - 1)
+APPROX_TOLERANCE = 0.01  # 左右: reached at 99 % of the target
+REL_EPS = 1e-9  # a value on the line (up to float rounding) counts as on it
+BASELINE_LAG_YEARS = 1  # baseline = last value at or before (document year - 1)
 
 STATUSES = ("met", "on_track", "off_track", "no_data")
 
 PROGRESS_COLUMNS = [
-    "statement_id", "doc_id", "doc_title", "doc_date", "region_code", "region_zh", "region",
-    "indicator", "indicator_text", "warehouse_indicator", "indicator_zh", "unit", "stock_or_flow",
-    "comparability", "comparator", "target_value", "target_unit", "target_year", "target_level",
-    "baseline_year", "baseline_value", "baseline_source_ref",
-    "latest_year", "latest_value", "latest_source_ref",
-    "path_value", "gap", "realised_growth_pct", "growth_needed_pct", "change_needed_per_year",
-    "status", "rule", "caveat", "span", "target_kind", "judged_against", "review_status",
+    "statement_id",
+    "doc_id",
+    "doc_title",
+    "doc_date",
+    "region_code",
+    "region_zh",
+    "region",
+    "indicator",
+    "indicator_text",
+    "warehouse_indicator",
+    "indicator_zh",
+    "unit",
+    "stock_or_flow",
+    "comparability",
+    "comparator",
+    "target_value",
+    "target_unit",
+    "target_year",
+    "target_level",
+    "baseline_year",
+    "baseline_value",
+    "baseline_source_ref",
+    "latest_year",
+    "latest_value",
+    "latest_source_ref",
+    "path_value",
+    "gap",
+    "realised_growth_pct",
+    "growth_needed_pct",
+    "change_needed_per_year",
+    "status",
+    "rule",
+    "caveat",
+    "span",
+    "target_kind",
+    "judged_against",
+    "review_status",
 ]
 
 LEVEL_RULE = (
@@ -74,19 +105,27 @@ GROWTH_RULE = (
     "the target year's value is in) when it reaches the rate, else off_track; no_data without a "
     "comparable provincial series or a value after the baseline."
 )
-BROADER_RULE = (" The series is broader than the target's scope: only a shortfall is conclusive, any "
-                "other outcome is no_data.")
+BROADER_RULE = (
+    " The series is broader than the target's scope: only a shortfall is conclusive, any other outcome is no_data."
+)
 NONE_RULE = "No comparable series in the warehouse: no_data."
-KINDS_RULE = (" Other kinds become a level from the baseline: 提高X个百分点 = baseline + X; 翻一番 = 2 × baseline "
-              "(翻N番 2^N ×), 增长N倍 = (1 + N) × baseline; 比…增长X% without 年均 = baseline × (1 + X %); 净增/新增N = "
-              "baseline + N. A cumulative target (累计) is compared with the sum of the yearly values after the "
-              "baseline year (a flow) or the rise of the stock since it, pro rata over the period: never with one "
-              "year's value. City and district targets are no_data (no city series).")
-ESTIMATE_RULE = (" Judged against an ESTIMATE (observation status e), not a published count: the estimated "
-                 "stock of certified high-tech enterprises is three years of recognitions, with revoked, moved "
-                 "and merged firms not subtracted (catalogue/indicators.csv, hightech_enterprises_valid_est).")
-JUDGED_AGAINST = {"same": "official series", "broader": "broader official series (only a shortfall is conclusive)",
-                  "estimate": "estimate (obs_status e)"}
+KINDS_RULE = (
+    " Other kinds become a level from the baseline: 提高X个百分点 = baseline + X; 翻一番 = 2 × baseline "
+    "(翻N番 2^N ×), 增长N倍 = (1 + N) × baseline; 比…增长X% without 年均 = baseline × (1 + X %); 净增/新增N = "
+    "baseline + N. A cumulative target (累计) is compared with the sum of the yearly values after the "
+    "baseline year (a flow) or the rise of the stock since it, pro rata over the period: never with one "
+    "year's value. City and district targets are no_data (no city series)."
+)
+ESTIMATE_RULE = (
+    " Judged against an ESTIMATE (observation status e), not a published count: the estimated "
+    "stock of certified high-tech enterprises is three years of recognitions, with revoked, moved "
+    "and merged firms not subtracted (catalogue/indicators.csv, hightech_enterprises_valid_est)."
+)
+JUDGED_AGAINST = {
+    "same": "official series",
+    "broader": "broader official series (only a shortfall is conclusive)",
+    "estimate": "estimate (obs_status e)",
+}
 
 
 def progress_rule(comparator: str | None, comparability: str | None) -> str:
@@ -101,7 +140,7 @@ def progress_rule(comparator: str | None, comparability: str | None) -> str:
 
 _MONEY_SCALE = {"元": 1.0, "万元": 1e4, "亿元": 1e8, "万亿元": 1e12}
 _COUNT_UNITS = {"个", "家", "户", "项", "件", "所", "座", "人", "人年"}
-_PERCENT_UNITS = {"%", "成"}       # 成 is already ×10 in value_base (九成 → 90 %)
+_PERCENT_UNITS = {"%", "成"}  # 成 is already ×10 in value_base (九成 → 90 %)
 _POINT_UNITS = {"个百分点", "百分点"}
 
 
@@ -109,7 +148,7 @@ def to_indicator_unit(value_base: float | None, unit: str | None, indicator_unit
     """The extractor's value_base expressed in the catalogue unit, or None when they do not convert."""
     if value_base is None or (isinstance(value_base, float) and math.isnan(value_base)):
         return None
-    unit = (unit or "").strip().replace("萬", "万").replace("億", "亿")    # traditional-script documents
+    unit = (unit or "").strip().replace("萬", "万").replace("億", "亿")  # traditional-script documents
     if indicator_unit in _MONEY_SCALE:
         return value_base / _MONEY_SCALE[indicator_unit] if unit.endswith("元") else None
     if indicator_unit == "%":
@@ -125,6 +164,7 @@ def to_indicator_unit(value_base: float | None, unit: str | None, indicator_unit
 
 
 # ------------------------------------------------------------------------------------- helpers
+
 
 def _fmt(x: float | None, unit: str = "") -> str:
     if x is None:
@@ -148,8 +188,9 @@ def _int_or_none(x) -> int | None:
 
 
 def series_for(current: pd.DataFrame, region_code: str, indicator_id: str) -> pd.DataFrame:
-    rows = current[(current["region_code"] == region_code) & (current["indicator_id"] == indicator_id)
-                   & current["value"].notna()]
+    rows = current[
+        (current["region_code"] == region_code) & (current["indicator_id"] == indicator_id) & current["value"].notna()
+    ]
     return rows.sort_values("year")[["year", "value", "source_ref"]].reset_index(drop=True)
 
 
@@ -157,8 +198,8 @@ def series_for(current: pd.DataFrame, region_code: str, indicator_id: str) -> pd
 
 _ANNUAL_WORDS = re.compile(r"年均|每年|(?<![\d〇一二三四五六七八九十])年增长|年平均|平均每年|逐年")
 _SINCE_WORDS = re.compile(r"比.{0,12}(?:增长|提高|增加)")
-_DOUBLINGS = re.compile(r"翻([一二两三四1-4])番")
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
+_DOUBLINGS = re.compile(r"翻([一二两三四1-4]?)番")      # 翻番 alone is 翻一番
+_CN_DIGITS = {"": 1, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 
 
 def target_kind(target: dict) -> str:
@@ -174,7 +215,7 @@ def target_kind(target: dict) -> str:
         return "points"
     if growth:
         if unit not in _PERCENT_UNITS:
-            return "increase"                        # 净增/新增 N 家 (in the indicator's own unit)
+            return "increase"  # 净增/新增 N 家 (in the indicator's own unit)
         # 比2020年增长50% (no 年均/每年) is a rise over the whole period; 年均增长, or no 比…, a yearly rate
         return "total_growth" if _SINCE_WORDS.search(span) and not _ANNUAL_WORDS.search(span) else "rate"
     if "累计" in span:
@@ -187,19 +228,24 @@ def _multiple_factor(target: dict) -> float | None:
     if doubling:
         return 2.0 ** _CN_DIGITS[doubling.group(1)]
     value = target.get("value_base")
-    return None if _is_missing(value) else 1.0 + float(value)     # 增长N倍: N times more than the baseline
+    return None if _is_missing(value) else 1.0 + float(value)  # 增长N倍: N times more than the baseline
 
 
 def _start_row(target: dict, indicator: dict | None) -> dict:
     row = {c: target.get(c) for c in PROGRESS_COLUMNS}
     comparability = target.get("comparability") or "none"
-    row.update(indicator_zh=indicator["name_zh"] if indicator else None,
-               unit=indicator["unit"] if indicator else None,
-               stock_or_flow=indicator["stock_or_flow"] if indicator else None,
-               comparability=comparability, comparator=target.get("comparator") or "eq",
-               target_year=_int_or_none(target.get("target_year")), status="no_data",
-               caveat=target.get("caveat") or "", judged_against=JUDGED_AGAINST.get(comparability),
-               target_kind=target_kind(target))
+    row.update(
+        indicator_zh=indicator["name_zh"] if indicator else None,
+        unit=indicator["unit"] if indicator else None,
+        stock_or_flow=indicator["stock_or_flow"] if indicator else None,
+        comparability=comparability,
+        comparator=target.get("comparator") or "eq",
+        target_year=_int_or_none(target.get("target_year")),
+        status="no_data",
+        caveat=target.get("caveat") or "",
+        judged_against=JUDGED_AGAINST.get(comparability),
+        target_kind=target_kind(target),
+    )
     return row
 
 
@@ -217,8 +263,11 @@ def _unjudgeable(target: dict, indicator: dict | None) -> tuple[str, str] | None
         return NONE_RULE, ""
     if _is_missing(target.get("region_code")) or not target.get("region_code"):
         region = target.get("region") if not _is_missing(target.get("region")) else "unknown"
-        return (f"The warehouse holds provinces (and the national total) only; no city or district series "
-                f"exists for {region}: no_data.", f"Region {region} is not a province-level region.")
+        return (
+            f"The warehouse holds provinces (and the national total) only; no city or district series "
+            f"exists for {region}: no_data.",
+            f"Region {region} is not a province-level region.",
+        )
     return None
 
 
@@ -239,7 +288,9 @@ def _target_value(kind: str, target: dict, unit: str | None) -> tuple[float | No
     """(value as stated in the target's terms, the unit that value is in)."""
     value = target.get("value_base")
     if kind == "rate" or kind == "total_growth":
-        return (value if (target.get("unit") or "") in _PERCENT_UNITS else None), ("% a year" if kind == "rate" else "%")
+        return (value if (target.get("unit") or "") in _PERCENT_UNITS else None), (
+            "% a year" if kind == "rate" else "%"
+        )
     if kind == "points":
         return value, ("percentage points" if unit == "%" else unit)
     if kind == "multiple":
@@ -263,12 +314,19 @@ def assess(target: dict, series: pd.DataFrame, indicator: dict | None) -> dict:
     target_value, row["target_unit"] = _target_value(kind, target, unit)
     row["target_value"] = target_value
     if target_value is None:
-        return _finish(row, "no_data", f"The target's unit ({target.get('unit')}) does not convert to the "
-                                       f"indicator's unit ({unit}): no_data.")
+        return _finish(
+            row,
+            "no_data",
+            f"The target's unit ({target.get('unit')}) does not convert to the indicator's unit ({unit}): no_data.",
+        )
     usable = series if T is None else series[series["year"] <= T]
     if usable.empty:
-        return _finish(row, "no_data", f"No value of {target.get('warehouse_indicator')} for "
-                                       f"{target.get('region_code')}{'' if T is None else f' up to {T}'}: no_data.")
+        return _finish(
+            row,
+            "no_data",
+            f"No value of {target.get('warehouse_indicator')} for "
+            f"{target.get('region_code')}{'' if T is None else f' up to {T}'}: no_data.",
+        )
     latest = usable.iloc[-1]
     y, a = int(latest["year"]), float(latest["value"])
     row.update(latest_year=y, latest_value=a, latest_source_ref=latest["source_ref"])
@@ -290,20 +348,34 @@ def _judge(kind, row, target_value, usable, T, y, a, b, B, unit) -> tuple[str, s
         return _assess_cumulative(row, target_value, usable, T, b, B, unit)
     if kind in KIND_WORDS:
         if B is None:
-            return "no_data", f"A {KIND_WORDS[kind]} target needs a baseline value (before the document's year): no_data."
-        level = {"points": B + target_value, "multiple": B * target_value, "increase": B + target_value,
-                 "total_growth": B * (1 + target_value / 100.0)}[kind]
+            return (
+                "no_data",
+                f"A {KIND_WORDS[kind]} target needs a baseline value (before the document's year): no_data.",
+            )
+        level = {
+            "points": B + target_value,
+            "multiple": B * target_value,
+            "increase": B + target_value,
+            "total_growth": B * (1 + target_value / 100.0),
+        }[kind]
         row["target_level"] = level
-        status, rule = _assess_level(row, level, "ge" if comparator == "growth" else comparator,
-                                     comparator != "le", T, y, a, b, B, unit)
-        return status, (f"{KIND_WORDS[kind].capitalize()} target: {_fmt(target_value)} {row['target_unit']} from the "
-                        f"baseline {_fmt(B, unit)} ({b}) gives the level {_fmt(level, unit)}. {rule}")
+        status, rule = _assess_level(
+            row, level, "ge" if comparator == "growth" else comparator, comparator != "le", T, y, a, b, B, unit
+        )
+        return status, (
+            f"{KIND_WORDS[kind].capitalize()} target: {_fmt(target_value)} {row['target_unit']} from the "
+            f"baseline {_fmt(B, unit)} ({b}) gives the level {_fmt(level, unit)}. {rule}"
+        )
     row["target_level"] = target_value
     return _assess_level(row, target_value, comparator, comparator != "le", T, y, a, b, B, unit)
 
 
-KIND_WORDS = {"points": "percentage-point", "multiple": "multiple", "total_growth": "total growth",
-              "increase": "increase"}
+KIND_WORDS = {
+    "points": "percentage-point",
+    "multiple": "multiple",
+    "total_growth": "total growth",
+    "increase": "increase",
+}
 
 
 def _scope(row: dict, kind: str, status: str, rule: str) -> tuple[str, str]:
@@ -317,8 +389,10 @@ def _scope(row: dict, kind: str, status: str, rule: str) -> tuple[str, str]:
     conclusive = set() if kind == "rate" else ({"off_track"} if up else {"met", "on_track"})
     if status in conclusive or status == "no_data":
         return status, rule + BROADER_RULE
-    return "no_data", (rule + f" But the series is broader than the target's scope, so reaching {status} on it "
-                              f"proves nothing about the target: no_data (inconclusive).")
+    return "no_data", (
+        rule + f" But the series is broader than the target's scope, so reaching {status} on it "
+        f"proves nothing about the target: no_data (inconclusive)."
+    )
 
 
 def _assess_cumulative(row, total, usable, T, b, B, unit) -> tuple[str, str]:
@@ -327,7 +401,10 @@ def _assess_cumulative(row, total, usable, T, b, B, unit) -> tuple[str, str]:
     if row["stock_or_flow"] == "ratio":
         return "no_data", "A cumulative target on a ratio has no meaning the statistics can check: no_data."
     if b is None or T is None:
-        return "no_data", "A cumulative target needs a baseline year (before the document's year) and a target year: no_data."
+        return (
+            "no_data",
+            "A cumulative target needs a baseline year (before the document's year) and a target year: no_data.",
+        )
     after = usable[usable["year"] > b]
     if after.empty:
         return "no_data", f"Cumulative target: no value after the baseline year {b} yet: no_data."
@@ -350,7 +427,8 @@ def _assess_cumulative(row, total, usable, T, b, B, unit) -> tuple[str, str]:
     on = _at_least(achieved, row["path_value"])
     return ("on_track" if on else "off_track"), (
         f"{head}, {'at or above' if on else 'below'} the pro-rata share {_fmt(row['path_value'], unit)} "
-        f"({y - b} of {T - b} years): {'on_track' if on else 'off_track'}.")
+        f"({y - b} of {T - b} years): {'on_track' if on else 'off_track'}."
+    )
 
 
 def _at_least(x: float, bound: float) -> bool:
@@ -373,8 +451,10 @@ def _assess_level(row, level, comparator, up, T, y, a, b, B, unit):
     threshold = level * (1 - APPROX_TOLERANCE) if comparator == "approx" else level
     reached = _at_least(a, threshold) if up else _at_least(threshold, a)
     word = "at most" if not up else ("about" if comparator == "approx" else "at least")
-    head = (f"Level target: {word} {_fmt(level, unit)}"
-            f"{f' by {T}' if T else ' (no target year)'}; latest value {_fmt(a, unit)} ({y})")
+    head = (
+        f"Level target: {word} {_fmt(level, unit)}"
+        f"{f' by {T}' if T else ' (no target year)'}; latest value {_fmt(a, unit)} ({y})"
+    )
     _needed(row, level, T, y, a, up)
     if reached:
         return "met", f"{head} {'reaches' if up else 'is within'} the target: met."
@@ -383,14 +463,17 @@ def _assess_level(row, level, comparator, up, T, y, a, b, B, unit):
     if y >= T:
         return "off_track", f"{head}: the target year's value falls short: off_track."
     if b is None or y <= b:
-        return "no_data", (f"{head}: no value after the baseline year "
-                           f"({'none found' if b is None else b}) to measure progress: no_data.")
+        return "no_data", (
+            f"{head}: no value after the baseline year "
+            f"({'none found' if b is None else b}) to measure progress: no_data."
+        )
     path = B + (level - B) * (y - b) / (T - b)
     row["path_value"] = path
     on = _at_least(a, path) if up else _at_least(path, a)
     return ("on_track" if on else "off_track"), (
         f"{head}; straight line from the baseline {_fmt(B, unit)} ({b}) to {_fmt(level, unit)} ({T}) stands at "
-        f"{_fmt(path, unit)} in {y}: the latest value is {_side(on, up)} it: {'on_track' if on else 'off_track'}.")
+        f"{_fmt(path, unit)} in {y}: the latest value is {_side(on, up)} it: {'on_track' if on else 'off_track'}."
+    )
 
 
 def _side(on: bool, up: bool) -> str:
@@ -416,9 +499,11 @@ def _assess_growth(row, rate_pct, T, y, a, b, B, unit):
     _needed(row, row["target_level"], T, y, a, True)
     ok = _at_least(a, row["path_value"])
     realised = "-" if g is None else f"{100 * g:.2f} %"
-    text = (f"{head}; realised {realised} a year from {_fmt(B, unit)} ({b}) to {_fmt(a, unit)} ({y}), "
-            f"{'at or above' if ok else 'below'} the target rate (the target path stands at "
-            f"{_fmt(row['path_value'], unit)} in {y}, {_fmt(row['target_level'], unit)} in {T})")
+    text = (
+        f"{head}; realised {realised} a year from {_fmt(B, unit)} ({b}) to {_fmt(a, unit)} ({y}), "
+        f"{'at or above' if ok else 'below'} the target rate (the target path stands at "
+        f"{_fmt(row['path_value'], unit)} in {y}, {_fmt(row['target_level'], unit)} in {T})"
+    )
     if y >= T:
         return ("met" if ok else "off_track"), f"{text}; the target year's value is in: {'met' if ok else 'off_track'}."
     return ("on_track" if ok else "off_track"), f"{text}: {'on_track' if ok else 'off_track'}."
@@ -426,8 +511,10 @@ def _assess_growth(row, rate_pct, T, y, a, b, B, unit):
 
 # ------------------------------------------------------------------------------------- all targets
 
-def target_progress(targets: pd.DataFrame, current: pd.DataFrame, indicators: pd.DataFrame,
-                    regions: pd.DataFrame | None = None) -> pd.DataFrame:
+
+def target_progress(
+    targets: pd.DataFrame, current: pd.DataFrame, indicators: pd.DataFrame, regions: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per target in ``targets`` (confirmed, with an indicator other than ``other``).
 
     ``current``: current observations (region_code, indicator_id, year, value, source_ref);
@@ -440,16 +527,27 @@ def target_progress(targets: pd.DataFrame, current: pd.DataFrame, indicators: pd
     for target in targets.to_dict("records"):
         wid = target.get("warehouse_indicator")
         indicator = catalogue.get(wid) if wid and wid != "none" else None
-        series = (series_for(current, target["region_code"], wid)
-                  if indicator is not None and not _is_missing(target.get("region_code")) else
-                  pd.DataFrame(columns=["year", "value", "source_ref"]))
+        series = (
+            series_for(current, target["region_code"], wid)
+            if indicator is not None and not _is_missing(target.get("region_code"))
+            else pd.DataFrame(columns=["year", "value", "source_ref"])
+        )
         row = assess(target, series, indicator)
         row["region_zh"] = names.get(target.get("region_code"))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=PROGRESS_COLUMNS)
     for col in ("target_year", "baseline_year", "latest_year"):
         frame[col] = frame[col].astype("Int64")
-    for col in ("target_value", "target_level", "baseline_value", "latest_value", "path_value", "gap",
-                "realised_growth_pct", "growth_needed_pct", "change_needed_per_year"):
+    for col in (
+        "target_value",
+        "target_level",
+        "baseline_value",
+        "latest_value",
+        "path_value",
+        "gap",
+        "realised_growth_pct",
+        "growth_needed_pct",
+        "change_needed_per_year",
+    ):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame.sort_values(["region_code", "doc_id", "statement_id"], na_position="last").reset_index(drop=True)

@@ -17,6 +17,7 @@ document prints (1595亿元: ±0.5亿元; 2.32%: ±0.005; 1.2万家: ±500) — 
 is at least the reported one, for 约/左右 within 1 % —, else ``differs``; ``not comparable`` with the
 reason when there is no series, region, year, unit or value to compare.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -27,10 +28,34 @@ from sti_portal.core.releases import release_order
 from .progress import APPROX_TOLERANCE, to_indicator_unit
 
 REPORTED_COLUMNS = [
-    "statement_id", "doc_id", "doc_title", "doc_date", "region_code", "region_zh", "indicator", "warehouse_indicator",
-    "indicator_zh", "year", "year_basis", "span", "reported_value", "reported_unit", "comparator", "unit",
-    "reported_in_unit", "official_value", "official_release", "official_source_ref", "official_obs_status",
-    "current_value", "current_release", "difference", "difference_pct", "tolerance", "verdict", "reason",
+    "statement_id",
+    "doc_id",
+    "doc_title",
+    "doc_date",
+    "region_code",
+    "region_zh",
+    "indicator",
+    "warehouse_indicator",
+    "indicator_zh",
+    "year",
+    "year_basis",
+    "span",
+    "reported_value",
+    "reported_unit",
+    "comparator",
+    "unit",
+    "reported_in_unit",
+    "official_value",
+    "official_release",
+    "official_source_ref",
+    "official_obs_status",
+    "current_value",
+    "current_release",
+    "difference",
+    "difference_pct",
+    "tolerance",
+    "verdict",
+    "reason",
     "judged_against",
 ]
 AGREES, DIFFERS, NOT_COMPARABLE = "agrees within rounding", "differs", "not comparable"
@@ -67,7 +92,7 @@ def _reported(st: dict, unit: str) -> tuple[float | None, str]:
     if (st["unit"] or "") in POINT_UNITS:
         return (float(st["value_base"]) if unit == "%" else None), "points"
     if st["comparator"] == "growth" and (st["unit"] or "") != "%":
-        return to_indicator_unit(st["value_base"], st["unit"], unit), "increase"    # 新增/增加 N 家
+        return to_indicator_unit(st["value_base"], st["unit"], unit), "increase"  # 新增/增加 N 家
     if st["comparator"] == "growth":
         return float(st["value_base"]), "growth"
     return to_indicator_unit(st["value_base"], st["unit"], unit), "level"
@@ -75,8 +100,11 @@ def _reported(st: dict, unit: str) -> tuple[float | None, str]:
 
 def _history(candidate: pd.DataFrame, achieved: pd.DataFrame) -> dict:
     """(region, indicator, year) -> its releases, oldest first, for the series the statements name only."""
-    wanted = candidate["indicator_id"].isin(set(achieved["warehouse_indicator"])) & \
-        candidate["region_code"].isin(set(achieved["region_code"].dropna())) & candidate["value"].notna()
+    wanted = (
+        candidate["indicator_id"].isin(set(achieved["warehouse_indicator"]))
+        & candidate["region_code"].isin(set(achieved["region_code"].dropna()))
+        & candidate["value"].notna()
+    )
     ordered = release_order(candidate[wanted])
     return {key: group for key, group in ordered.groupby(["region_code", "indicator_id", "year"], sort=False)}
 
@@ -89,7 +117,7 @@ def _change(history: dict, key: tuple, how: str) -> pd.DataFrame | None:
     if now is None or before is None:
         return None
     merged = now.merge(before[["release", "value"]], on="release", suffixes=("", "_before"))
-    if merged.empty:   # no release holds both: the newest of each
+    if merged.empty:  # no release holds both: the newest of each
         merged = now.tail(1).assign(value_before=before["value"].iloc[-1])
     if how in ("points", "increase"):
         return merged.assign(value=merged["value"] - merged["value_before"])
@@ -113,27 +141,51 @@ def _compare(st: dict, row: dict, releases: pd.DataFrame, reported: float, tol: 
     agreeing = [r for r in releases.to_dict("records") if _agrees(reported, float(r["value"]), tol, st["comparator"])]
     chosen = agreeing[-1] if agreeing else current
     difference = reported - float(chosen["value"])
-    row.update(official_value=float(chosen["value"]), official_release=chosen["release"],
-               official_source_ref=chosen["source_ref"], official_obs_status=chosen.get("obs_status") or "",
-               difference=difference,
-               difference_pct=100.0 * difference / float(chosen["value"]) if float(chosen["value"]) else None,
-               verdict=AGREES if agreeing else DIFFERS)
+    row.update(
+        official_value=float(chosen["value"]),
+        official_release=chosen["release"],
+        official_source_ref=chosen["source_ref"],
+        official_obs_status=chosen.get("obs_status") or "",
+        difference=difference,
+        difference_pct=100.0 * difference / float(chosen["value"]) if float(chosen["value"]) else None,
+        verdict=AGREES if agreeing else DIFFERS,
+    )
     if agreeing:
         row["reason"] = f"agrees with {chosen['release']}" + (
-            "" if chosen["release"] == current["release"] else f" (current release {current['release']}: "
-                                                                 f"{float(current['value']):g})")
+            ""
+            if chosen["release"] == current["release"]
+            else f" (current release {current['release']}: {float(current['value']):g})"
+        )
     else:
-        row["reason"] = (f"differs from every release ({len(releases)}) by more than the rounding of the printed "
-                         f"figure (±{tol:g} {row['unit']}); compared with the current release")
+        row["reason"] = (
+            f"differs from every release ({len(releases)}) by more than the rounding of the printed "
+            f"figure (±{tol:g} {row['unit']}); compared with the current release"
+        )
     return row
 
 
 def _one(st: dict, indicators: dict, history: dict, doc_years: dict, names: dict) -> dict:
     row = {c: None for c in REPORTED_COLUMNS}
-    row.update({k: st.get(k) for k in ("statement_id", "doc_id", "doc_title", "doc_date", "region_code", "indicator",
-                                       "warehouse_indicator", "span", "comparator")},
-               reported_value=st["value"], reported_unit=st["unit"], region_zh=names.get(st.get("region_code")),
-               verdict=NOT_COMPARABLE)
+    row.update(
+        {
+            k: st.get(k)
+            for k in (
+                "statement_id",
+                "doc_id",
+                "doc_title",
+                "doc_date",
+                "region_code",
+                "indicator",
+                "warehouse_indicator",
+                "span",
+                "comparator",
+            )
+        },
+        reported_value=st["value"],
+        reported_unit=st["unit"],
+        region_zh=names.get(st.get("region_code")),
+        verdict=NOT_COMPARABLE,
+    )
     wid = st["warehouse_indicator"]
     indicator = indicators.get(wid)
     row["judged_against"] = {"estimate": "estimate (obs_status e)"}.get(st["comparability"], "official series")
@@ -166,17 +218,24 @@ def _one(st: dict, indicators: dict, history: dict, doc_years: dict, names: dict
     if releases is None or releases.empty:
         return not_comparable(f"no {CHANGE_WORDS.get(how, '')}{wid} value for {st['region_code']} in {year}")
     if how != "level":
-        row["unit"] = {"growth": "% (growth on the year before)", "points": "percentage points (change on the year before)",
-                       "increase": f"{row['unit']} (change on the year before)"}[how]
+        row["unit"] = {
+            "growth": "% (growth on the year before)",
+            "points": "percentage points (change on the year before)",
+            "increase": f"{row['unit']} (change on the year before)",
+        }[how]
     tol = _rounding(st, reported) if how in ("level", "increase") else 0.5 * 10 ** (-_decimals(float(st["value"])))
     return _compare(st, row, releases, reported, tol)
 
 
-def reported_vs_official(statements: pd.DataFrame, candidate: pd.DataFrame, documents: pd.DataFrame,
-                         regions: pd.DataFrame) -> pd.DataFrame:
+def reported_vs_official(
+    statements: pd.DataFrame, candidate: pd.DataFrame, documents: pd.DataFrame, regions: pd.DataFrame
+) -> pd.DataFrame:
     """One row per achieved statement with an indicator (not `other`, not rejected)."""
-    achieved = statements[(statements["kind"] == "achieved") & (statements["review_status"] != "rejected")
-                          & (statements["indicator"] != "other")]
+    achieved = statements[
+        (statements["kind"] == "achieved")
+        & (statements["review_status"] != "rejected")
+        & (statements["indicator"] != "other")
+    ]
     indicators = {r["indicator_id"]: r for r in catalogue.indicators().to_dict("records")}
     history = _history(candidate, achieved)
     doc_years = dict(zip(documents["doc_id"], documents["year"]))
@@ -184,15 +243,24 @@ def reported_vs_official(statements: pd.DataFrame, candidate: pd.DataFrame, docu
     rows = [_one(st, indicators, history, doc_years, names) for st in achieved.to_dict("records")]
     frame = pd.DataFrame(rows, columns=REPORTED_COLUMNS)
     frame["year"] = frame["year"].astype("Int64")
-    for col in ("reported_value", "reported_in_unit", "official_value", "current_value", "difference",
-                "difference_pct", "tolerance"):
+    for col in (
+        "reported_value",
+        "reported_in_unit",
+        "official_value",
+        "current_value",
+        "difference",
+        "difference_pct",
+        "tolerance",
+    ):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    return frame.sort_values(["region_code", "indicator", "year", "statement_id"], na_position="last").reset_index(drop=True)
+    return frame.sort_values(["region_code", "indicator", "year", "statement_id"], na_position="last").reset_index(
+        drop=True
+    )
 
 
 # ------------------------------------------------------------------------------------ per region
 
-NO_DATA_REASONS = (   # rule text start -> the reason a reader sees
+NO_DATA_REASONS = (  # rule text start -> the reason a reader sees
     ("No comparable series", "no comparable series"),
     ("The warehouse holds provinces", "city or district target (no city series)"),
     ("The target's unit", "unit does not convert"),
@@ -216,36 +284,61 @@ def no_data_reason(rule: str) -> str:
     return "other"
 
 
-def region_summary(statements: pd.DataFrame, progress: pd.DataFrame, reported: pd.DataFrame,
-                   regions: pd.DataFrame) -> pd.DataFrame:
+def region_summary(
+    statements: pd.DataFrame, progress: pd.DataFrame, reported: pd.DataFrame, regions: pd.DataFrame
+) -> pd.DataFrame:
     """Per province (city targets count under their province): targets met / on track / off track / no data,
     the no-data reasons with their counts, and the reported figures that agree with the statistics."""
     province = dict(zip(statements["statement_id"], statements["province_code"].fillna(statements["region_code"])))
     names = dict(zip(regions["region_code"], regions["name_zh"]))
-    p = progress.assign(province=progress["statement_id"].map(province),
-                        reason=[no_data_reason(r) if s == "no_data" else None
-                                for s, r in zip(progress["status"], progress["rule"])])
+    p = progress.assign(
+        province=progress["statement_id"].map(province),
+        reason=[no_data_reason(r) if s == "no_data" else None for s, r in zip(progress["status"], progress["rule"])],
+    )
     r = reported.assign(province=reported["statement_id"].map(province))
     rows = []
     for code in sorted(set(p["province"].dropna()) | set(r["province"].dropna())):
         mine, figures = p[p["province"] == code], r[r["province"] == code]
         counts = mine["status"].value_counts()
         reasons = mine["reason"].dropna().value_counts()
-        rows.append({"region_code": code, "region_zh": names.get(code), "targets": len(mine),
-                     **{s: int(counts.get(s, 0)) for s in ("met", "on_track", "off_track", "no_data")},
-                     "judged": int(sum(counts.get(s, 0) for s in ("met", "on_track", "off_track"))),
-                     "no_data_reasons": "; ".join(f"{k}: {v}" for k, v in reasons.items()) or None,
-                     "reported_figures": int((figures["verdict"] != NOT_COMPARABLE).sum()),
-                     "reported_agree": int((figures["verdict"] == AGREES).sum())})
-    columns = ["region_code", "region_zh", "targets", "met", "on_track", "off_track", "no_data", "judged",
-               "no_data_reasons", "reported_figures", "reported_agree"]
+        rows.append(
+            {
+                "region_code": code,
+                "region_zh": names.get(code),
+                "targets": len(mine),
+                **{s: int(counts.get(s, 0)) for s in ("met", "on_track", "off_track", "no_data")},
+                "judged": int(sum(counts.get(s, 0) for s in ("met", "on_track", "off_track"))),
+                "no_data_reasons": "; ".join(f"{k}: {v}" for k, v in reasons.items()) or None,
+                "reported_figures": int((figures["verdict"] != NOT_COMPARABLE).sum()),
+                "reported_agree": int((figures["verdict"] == AGREES).sum()),
+            }
+        )
+    columns = [
+        "region_code",
+        "region_zh",
+        "targets",
+        "met",
+        "on_track",
+        "off_track",
+        "no_data",
+        "judged",
+        "no_data_reasons",
+        "reported_figures",
+        "reported_agree",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def estimate_vs_published(reported: pd.DataFrame) -> dict:
     """The estimated stock of high-tech enterprises against every published stock: n and median |diff| %."""
-    rows = reported[(reported["warehouse_indicator"] == "hightech_enterprises_valid_est")
-                    & (reported["unit"] == "家") & reported["difference_pct"].notna()]
+    rows = reported[
+        (reported["warehouse_indicator"] == "hightech_enterprises_valid_est")
+        & (reported["unit"] == "家")
+        & reported["difference_pct"].notna()
+    ]
     values = rows["difference_pct"].abs()
-    return {"n": int(len(rows)), "median_abs_diff_pct": None if values.empty else float(values.median()),
-            "regions": int(rows["region_code"].nunique())}
+    return {
+        "n": int(len(rows)),
+        "median_abs_diff_pct": None if values.empty else float(values.median()),
+        "regions": int(rows["region_code"].nunique()),
+    }

@@ -63,6 +63,19 @@ def _statements_of(ctx: DocContext) -> list[dict]:
     return results
 
 
+def _borrowed_noun(ctx: DocContext, cand: Candidate, prev: dict | None) -> tuple[str | None, int | None]:
+    """(noun, its start) for a clause without an indicator of its own (同比增长25%): the previous
+    statement's head noun, else the words of the previous clause."""
+    if prev is not None:
+        return prev["_head"], prev["_start"]
+    if cand.clause_index > 0:
+        pc = cand.clauses[cand.clause_index - 1]
+        noun = clean_indicator(ctx.words[skip_lead(ctx, pc.start, pc.end) : pc.end].rstrip("，,:："))
+        if noun:
+            return noun, pc.start + ctx.words[pc.start : pc.end].find(noun)
+    return None, None
+
+
 def statements_in_sentence(
     ctx: DocContext, para: Segment, sentence: Segment, events: list[RegionEvent], state: dict
 ) -> list[dict]:
@@ -84,14 +97,7 @@ def statements_in_sentence(
                 indicator = head = resp_indicator
             region = resp_region
         elif ph.elliptical:
-            base, base_start = None, None
-            if prev is not None:
-                base, base_start = prev["_head"], prev["_start"]
-            elif cand.clause_index > 0:
-                pc = cand.clauses[cand.clause_index - 1]
-                noun = clean_indicator(ctx.words[skip_lead(ctx, pc.start, pc.end) : pc.end].rstrip("，,:："))
-                if noun:
-                    base, base_start = noun, pc.start + ctx.words[pc.start : pc.end].find(noun)
+            base, base_start = _borrowed_noun(ctx, cand, prev)
             if base:
                 indicator = merge_indicator(base, indicator)
                 head = base

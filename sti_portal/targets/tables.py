@@ -22,6 +22,7 @@ A review row is keyed by document file name + span (the exact extracted span). I
 comparability, baseline_year). A review whose span no longer matches an extracted statement is
 reported by the `policy_targets` asset check (the extractor changed: review it again).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,14 +55,46 @@ COMPARABILITY = ("same", "broader", "estimate", "none")
 KINDS = ("target", "achieved")
 
 STATEMENT_COLUMNS = [
-    "statement_id", "doc_id", "doc", "doc_title", "doc_date", "kind", "span", "char_offset", "char_end",
-    "indicator_text", "indicator", "value", "unit", "value_base", "comparator", "target_year", "region",
-    "region_code", "province_code", "warehouse_indicator", "comparability", "indicator_caveat",
-    "review_status", "corrections", "reviewer", "reviewed_on", "review_note", "baseline_year",
-    "progress_rule", "extracted",
+    "statement_id",
+    "doc_id",
+    "doc",
+    "doc_title",
+    "doc_date",
+    "kind",
+    "span",
+    "char_offset",
+    "char_end",
+    "indicator_text",
+    "indicator",
+    "value",
+    "unit",
+    "value_base",
+    "comparator",
+    "target_year",
+    "region",
+    "region_code",
+    "province_code",
+    "warehouse_indicator",
+    "comparability",
+    "indicator_caveat",
+    "review_status",
+    "corrections",
+    "reviewer",
+    "reviewed_on",
+    "review_note",
+    "baseline_year",
+    "progress_rule",
+    "extracted",
 ]
-INDICATOR_MAP_COLUMNS = ["indicator", "name_zh", "warehouse_indicator", "comparability", "caveat",
-                         "progress_rule_level", "progress_rule_growth"]
+INDICATOR_MAP_COLUMNS = [
+    "indicator",
+    "name_zh",
+    "warehouse_indicator",
+    "comparability",
+    "caveat",
+    "progress_rule_level",
+    "progress_rule_growth",
+]
 
 
 class TargetReviewError(ValueError):
@@ -71,10 +104,11 @@ class TargetReviewError(ValueError):
 @dataclass
 class PolicyTargets:
     """What the `policy_targets` asset produces."""
-    documents: pd.DataFrame          # policy_documents
-    statements: pd.DataFrame         # policy_statements
-    reviews: pd.DataFrame            # the review file, with `matched` (bool)
-    indicator_map: pd.DataFrame      # target_indicators
+
+    documents: pd.DataFrame  # policy_documents
+    statements: pd.DataFrame  # policy_statements
+    reviews: pd.DataFrame  # the review file, with `matched` (bool)
+    indicator_map: pd.DataFrame  # target_indicators
 
     @property
     def targets(self) -> pd.DataFrame:
@@ -93,6 +127,7 @@ class PolicyTargets:
 
 # ------------------------------------------------------------------------------------ curated files
 
+
 def _blank(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or str(x).strip() == ""
 
@@ -107,8 +142,10 @@ def load_indicator_map(path: Path = INDICATOR_MAP_FILE) -> pd.DataFrame:
     for i, row in frame.iterrows():
         where = f"{path}, row {i + 2}"
         if row["warehouse_indicator"] != "none" and row["warehouse_indicator"] not in known:
-            problems.append(f"{where}: warehouse_indicator {row['warehouse_indicator']!r} is not in "
-                            f"catalogue/indicators.csv (or 'none')")
+            problems.append(
+                f"{where}: warehouse_indicator {row['warehouse_indicator']!r} is not in "
+                f"catalogue/indicators.csv (or 'none')"
+            )
         if row["comparability"] not in COMPARABILITY:
             problems.append(f"{where}: comparability must be one of {', '.join(COMPARABILITY)}")
         if (row["warehouse_indicator"] == "none") != (row["comparability"] == "none"):
@@ -166,6 +203,7 @@ def _is_float(v: str) -> bool:
 
 # ------------------------------------------------------------------------------------ extraction
 
+
 def _meta_of(doc: dict) -> dict:
     return {k: doc[k] for k in ("title", "issuer", "region", "date", "url", "kind") if not _blank(doc.get(k))}
 
@@ -181,13 +219,20 @@ def extract_document_statements(documents: pd.DataFrame) -> pd.DataFrame:
             if start < 0:
                 start = text.find(st["span"])
             next_from[st["span"]] = start + 1 if start >= 0 else 0
-            rows.append({**{k: st[k] for k in FIELDS}, "doc_id": doc["doc_id"],
-                         "char_offset": start if start >= 0 else None,
-                         "char_end": start + len(st["span"]) if start >= 0 else None,
-                         "extracted": json.dumps({k: st[k] for k in FIELDS}, ensure_ascii=False)})
+            rows.append(
+                {
+                    **{k: st[k] for k in FIELDS},
+                    "doc_id": doc["doc_id"],
+                    "char_offset": start if start >= 0 else None,
+                    "char_end": start + len(st["span"]) if start >= 0 else None,
+                    "extracted": json.dumps({k: st[k] for k in FIELDS}, ensure_ascii=False),
+                }
+            )
     frame = pd.DataFrame(rows, columns=[*FIELDS, "doc_id", "char_offset", "char_end", "extracted"])
-    ids = [f"{d}:{o if o is not None and not pd.isna(o) else 'x'}-{e if e is not None and not pd.isna(e) else i}"
-           for i, (d, o, e) in enumerate(zip(frame["doc_id"], frame["char_offset"], frame["char_end"]))]
+    ids = [
+        f"{d}:{o if o is not None and not pd.isna(o) else 'x'}-{e if e is not None and not pd.isna(e) else i}"
+        for i, (d, o, e) in enumerate(zip(frame["doc_id"], frame["char_offset"], frame["char_end"]))
+    ]
     seen: dict[str, int] = {}
     unique = []
     for sid in ids:
@@ -206,9 +251,13 @@ def _apply_one(st: dict, review: dict | None, mapping: dict[str, dict]) -> dict:
     if review is None:
         out.update(review_status="extracted", reviewer=None, reviewed_on=None, review_note=None, baseline_year=None)
     else:
-        out.update(review_status=review["status"], reviewer=review["reviewer"] or None,
-                   reviewed_on=review["reviewed_on"] or None, review_note=review["note"] or None,
-                   baseline_year=int(review["baseline_year"]) if review["baseline_year"] else None)
+        out.update(
+            review_status=review["status"],
+            reviewer=review["reviewer"] or None,
+            reviewed_on=review["reviewed_on"] or None,
+            review_note=review["note"] or None,
+            baseline_year=int(review["baseline_year"]) if review["baseline_year"] else None,
+        )
         for col in CORRECTABLE:
             if review[col] == "":
                 continue
@@ -233,15 +282,21 @@ def _apply_one(st: dict, review: dict | None, mapping: dict[str, dict]) -> dict:
             corrections.append(f"comparability: {comparability} → {review['comparability']}")
         comparability = review["comparability"]
     region_code, province_code = region_codes(out["region"])
-    out.update(warehouse_indicator=warehouse, comparability=comparability, indicator_caveat=m["caveat"] or None,
-               region_code=region_code, province_code=province_code,
-               corrections="; ".join(corrections) or None,
-               progress_rule=progress_rule(out["comparator"], comparability) if out["kind"] == "target" else None)
+    out.update(
+        warehouse_indicator=warehouse,
+        comparability=comparability,
+        indicator_caveat=m["caveat"] or None,
+        region_code=region_code,
+        province_code=province_code,
+        corrections="; ".join(corrections) or None,
+        progress_rule=progress_rule(out["comparator"], comparability) if out["kind"] == "target" else None,
+    )
     return out
 
 
-def apply_reviews(statements: pd.DataFrame, reviews: pd.DataFrame, indicator_map: pd.DataFrame,
-                  documents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def apply_reviews(
+    statements: pd.DataFrame, reviews: pd.DataFrame, indicator_map: pd.DataFrame, documents: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(policy_statements, reviews with `matched`)."""
     by_key = {(r["doc"], r["span"]): r for r in reviews.to_dict("records")}
     mapping = {r["indicator"]: r for r in indicator_map.to_dict("records")}
@@ -265,8 +320,9 @@ def apply_reviews(statements: pd.DataFrame, reviews: pd.DataFrame, indicator_map
     return frame, reviews
 
 
-def build_policy_targets(snapshot_dir: Path | None = None, reviews_path: Path = REVIEWS_FILE,
-                         indicator_map_path: Path = INDICATOR_MAP_FILE) -> PolicyTargets:
+def build_policy_targets(
+    snapshot_dir: Path | None = None, reviews_path: Path = REVIEWS_FILE, indicator_map_path: Path = INDICATOR_MAP_FILE
+) -> PolicyTargets:
     from sources import policy_docs
 
     documents = policy_docs.extract(snapshot_dir or config.snapshot_dir())
@@ -279,13 +335,14 @@ def build_policy_targets(snapshot_dir: Path | None = None, reviews_path: Path = 
 
 # ------------------------------------------------------------------------------------ checks
 
+
 def integrity_problems(pt: PolicyTargets) -> list[str]:
     """Blocking: offsets that do not point at the span, duplicate ids, unknown documents."""
     problems = []
     texts = dict(zip(pt.documents["doc_id"], pt.documents["text"]))
     for st in pt.statements.to_dict("records"):
         off, end = st["char_offset"], st["char_end"]
-        if pd.isna(off) or texts.get(st["doc_id"], "")[int(off):int(end)] != st["span"]:
+        if pd.isna(off) or texts.get(st["doc_id"], "")[int(off) : int(end)] != st["span"]:
             problems.append(f"{st['statement_id']}: span {st['span']!r} is not at its offset in the document text")
     dup = pt.statements["statement_id"][pt.statements["statement_id"].duplicated()]
     problems += [f"duplicate statement_id {s}" for s in dup]
@@ -295,40 +352,52 @@ def integrity_problems(pt: PolicyTargets) -> list[str]:
 def review_warnings(pt: PolicyTargets) -> list[str]:
     """Non-blocking: reviews that match no extracted statement; confirmed targets whose unit does not
     convert to their warehouse indicator's unit."""
-    warnings = [f"catalogue/target_reviews.csv: no extracted statement for {r['doc']} / {r['span']} "
-                f"(the extractor's span changed or the document is gone: review it again)"
-                for r in pt.reviews.to_dict("records") if not r["matched"]]
+    warnings = [
+        f"catalogue/target_reviews.csv: no extracted statement for {r['doc']} / {r['span']} "
+        f"(the extractor's span changed or the document is gone: review it again)"
+        for r in pt.reviews.to_dict("records")
+        if not r["matched"]
+    ]
     units = dict(zip(catalogue.indicators()["indicator_id"], catalogue.indicators()["unit"]))
     for t in pt.confirmed_targets().to_dict("records"):
         wid = t["warehouse_indicator"]
-        if wid != "none" and t["comparator"] != "growth" and \
-                to_indicator_unit(t["value_base"], t["unit"], units[wid]) is None:
+        if (
+            wid != "none"
+            and t["comparator"] != "growth"
+            and to_indicator_unit(t["value_base"], t["unit"], units[wid]) is None
+        ):
             warnings.append(f"{t['statement_id']}: unit {t['unit']} does not convert to {wid} ({units[wid]})")
     return warnings
 
 
 # ------------------------------------------------------------------------------------ warehouse frames
 
+
 def current_observations(candidate_observations: pd.DataFrame) -> pd.DataFrame:
-    """The current value per region, indicator and year (the rule of sti_portal/releases.py)."""
+    """The current value per region, indicator and year (the rule of sti_portal/core/releases.py)."""
     return newest_per_key(candidate_observations)
 
 
 def progress_frame(pt: PolicyTargets, current: pd.DataFrame, regions: pd.DataFrame | None = None) -> pd.DataFrame:
     targets = pt.judged_targets()
     years = dict(zip(pt.documents["doc_id"], pt.documents["year"]))
-    targets = targets.assign(doc_year=[years.get(d) for d in targets["doc_id"]],
-                             caveat=targets["indicator_caveat"])
-    frame = target_progress(targets, current, catalogue.indicators().reset_index(drop=True),
-                            regions if regions is not None else catalogue.china_regions())
+    targets = targets.assign(doc_year=[years.get(d) for d in targets["doc_id"]], caveat=targets["indicator_caveat"])
+    frame = target_progress(
+        targets,
+        current,
+        catalogue.indicators().reset_index(drop=True),
+        regions if regions is not None else catalogue.china_regions(),
+    )
     return _add_related(frame, current)
 
 
 def _add_related(frame: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """For a target without a comparable series, what the warehouse does hold (named, not compared)."""
-    related = {"hightech_enterprises": "hightech_enterprises_certified",
-               "hightech_output_share": "hightech_industry_revenue",
-               "rd_personnel_per_10k_labour": "rd_personnel_fte"}
+    related = {
+        "hightech_enterprises": "hightech_enterprises_certified",
+        "hightech_output_share": "hightech_industry_revenue",
+        "rd_personnel_per_10k_labour": "rd_personnel_fte",
+    }
     out = frame.copy()
     out["related_indicator"] = None
     out["related_year"] = pd.array([None] * len(out), dtype="Int64")
@@ -337,8 +406,9 @@ def _add_related(frame: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
         rid = related.get(row["indicator"])
         if row["comparability"] != "none" or rid is None or not row["region_code"]:
             continue
-        s = current[(current["region_code"] == row["region_code"]) & (current["indicator_id"] == rid)
-                    & current["value"].notna()].sort_values("year")
+        s = current[
+            (current["region_code"] == row["region_code"]) & (current["indicator_id"] == rid) & current["value"].notna()
+        ].sort_values("year")
         out.at[i, "related_indicator"] = rid
         if len(s):
             out.at[i, "related_year"] = int(s.iloc[-1]["year"])
@@ -346,8 +416,9 @@ def _add_related(frame: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def warehouse_tables(pt: PolicyTargets | None, candidate_observations: pd.DataFrame,
-                     regions: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def warehouse_tables(
+    pt: PolicyTargets | None, candidate_observations: pd.DataFrame, regions: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """The frames write_warehouse stores next to the statistics (DDL: warehouse/targets.sql).
 
     ``pt`` None: read the documents and reviews afresh (a writer outside Dagster, e.g. ``sti load``).
@@ -357,10 +428,14 @@ def warehouse_tables(pt: PolicyTargets | None, candidate_observations: pd.DataFr
     progress = progress_frame(pt, current, regions)
     names = regions if regions is not None else catalogue.china_regions()
     reported = reported_vs_official(pt.statements, candidate_observations, pt.documents, names)
-    return {"policy_documents": pt.documents, "policy_statements": pt.statements,
-            "target_progress": progress, "target_indicators": pt.indicator_map,
-            "reported_vs_official": reported,
-            "target_region_summary": region_summary(pt.statements, progress, reported, names)}
+    return {
+        "policy_documents": pt.documents,
+        "policy_statements": pt.statements,
+        "target_progress": progress,
+        "target_indicators": pt.indicator_map,
+        "reported_vs_official": reported,
+        "target_region_summary": region_summary(pt.statements, progress, reported, names),
+    }
 
 
 # ------------------------------------------------------------------------------------ sti.db
@@ -377,7 +452,9 @@ def add_fulltext(db: sqlite3.Connection) -> None:
     """
     if sqlite3.sqlite_version_info < (3, 34, 0):
         raise RuntimeError(f"SQLite {sqlite3.sqlite_version} has no trigram tokenizer (3.34 or later needed)")
-    db.execute(f'CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, issuer, region, text, '
-               f'content="policy_documents", tokenize="trigram")')
+    db.execute(
+        f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(title, issuer, region, text, "
+        f'content="policy_documents", tokenize="trigram")'
+    )
     db.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
     db.commit()

@@ -54,6 +54,8 @@ def read_vocabulary(path: Path) -> Vocabulary:
     with open(path, encoding="utf-8", newline="") as handle:
         for n, rec in enumerate(csv.DictReader(handle), 2):
             where = f"{path}, row {n}"
+            if None in rec:
+                raise VocabularyError(f"{where}: more columns than the header; quote a pattern that holds a comma")
             if rec.get("rule") not in ("alias", "term"):
                 raise VocabularyError(f"{where}, column rule: expected alias or term, got {rec.get('rule')!r}")
             if rec["rule"] == "term" and rec.get("unit_need") not in UNIT_NEEDS:
@@ -137,7 +139,7 @@ def _unit_fits(need: str, unit: str) -> bool:
     if need == "percent":
         return unit in ("%", "个百分点", "百分点")
     if need == "money":
-        return bool(_MONEY.search(unit))
+        return bool(_MONEY.search(unit)) or unit in ("亿", "万亿")  # 突破千亿: the 元 is understood
     if need == "count":
         return re.sub(r"^(?:万亿|亿|万)", "", unit) in _COUNT_UNITS
     return True

@@ -15,6 +15,9 @@ DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force",
                      "hightech_enterprises_valid_est": ("hightech_enterprises_certified",)}
 # A high-tech enterprise certificate is valid for three years (高新技术企业认定管理办法, art. 9).
 CERTIFICATE_YEARS = 3
+# Derived indicator -> how many later years an input value of year t reaches (the estimate of t+1 and t+2
+# still counts the recognitions of t): an incremental load re-derives those years too.
+DERIVATION_YEARS_AHEAD = {"hightech_enterprises_valid_est": CERTIFICATE_YEARS - 1}
 
 
 def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
@@ -50,34 +53,51 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
 
 
 def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
-    """有效期内高新技术企业数（估算）: recognitions of t, t-1 and t-2 (current values), status e.
+    """有效期内高新技术企业数（估算）: recognitions of t, t-1 and t-2, status e.
 
-    Only years with all three recognition years; revocations, moves and mergers are not subtracted
-    (catalogue/indicators.csv states the biases).
+    One estimate per release of the recognitions, like the patents-per-person series: release R's estimate
+    uses R's values and, for years R does not hold, the newest value of an older release; it is written
+    only where R holds one of the three years, so an upload of one province's year adds that province's
+    estimates without taking them away from the full release. Only years with all three recognition
+    years; revocations, moves and mergers are not subtracted (catalogue/indicators.csv states the biases).
     """
     import pandas as pd
 
-    from sti_portal.core.releases import newest_per_key
+    from sti_portal.core.releases import newest_per_key, release_order
 
-    flow = newest_per_key(observations[(observations["indicator_id"] == "hightech_enterprises_certified")
-                                       & observations["value"].notna()])
-    by_key = {(r.region_code, int(r.year)): r for r in flow.itertuples()}
+    flow = release_order(observations[(observations["indicator_id"] == "hightech_enterprises_certified")
+                                      & observations["value"].notna()])
+    releases = list(dict.fromkeys(flow["release"]))
+    frames = []
+    for n, release in enumerate(releases):
+        as_of = newest_per_key(flow[flow["release"].isin(releases[: n + 1])])
+        frames.append(_estimate_rows(as_of, release))
+    columns = ["source_id", "release", "release_kind", "vintage", "indicator_id", "year", "value", "unit",
+               "obs_status", "source_ref", "note", "region_code"]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _estimate_rows(as_of: pd.DataFrame, release: str) -> pd.DataFrame:
+    import pandas as pd
+
+    by_key = {(r.region_code, int(r.year)): r for r in as_of.itertuples()}
     rows = []
-    for (region, year), last in sorted(by_key.items()):
+    for (region, year), _ in sorted(by_key.items()):
         window = [by_key.get((region, year - lag)) for lag in range(CERTIFICATE_YEARS - 1, -1, -1)]
-        if any(w is None for w in window):
+        if any(w is None for w in window) or not any(w.release == release for w in window):
             continue
+        own = next(w for w in reversed(window) if w.release == release)
         rows.append({
-            "source_id": DERIVED_SOURCE_ID, "release": last.release, "release_kind": last.release_kind,
-            "vintage": last.vintage, "indicator_id": "hightech_enterprises_valid_est", "year": year,
+            "source_id": DERIVED_SOURCE_ID, "release": release, "release_kind": own.release_kind,
+            "vintage": own.vintage, "indicator_id": "hightech_enterprises_valid_est", "year": year,
             "value": float(sum(w.value for w in window)), "unit": "家", "obs_status": "e",
             "source_ref": " + ".join(w.source_ref for w in window),
             "note": (f"estimate: hightech_enterprises_certified {year - 2}+{year - 1}+{year} "
                      "(certificates last three years; revoked, moved or merged firms not subtracted)"),
             "region_code": region,
         })
-    return pd.DataFrame(rows, columns=["source_id", "release", "release_kind", "vintage", "indicator_id", "year",
-                                       "value", "unit", "obs_status", "source_ref", "note", "region_code"])
+    return pd.DataFrame(rows)
 
 
 def derive_all(observations: pd.DataFrame) -> pd.DataFrame:

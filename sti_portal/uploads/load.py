@@ -1,36 +1,35 @@
 """`sti check` and `sti load`: validate statisticians' files, then publish them atomically.
 
-check  read each file (sources/upload.py), check it against the catalogue, the published data and the
-       Great Expectations suites (sti_portal/checks.py), and report every problem. Writes nothing but
-       the report.
-load   under the write lock: the same checks, against a fresh build of every input (bundled snapshots +
-       archived uploads + the new files). Rejected: each faulty file goes to quarantine/ with its report,
-       the published state is untouched. Accepted: the files are archived with their sha256, a new
-       generation (warehouse.duckdb, sti.db, downloads) is built and switched in with one rename
-       (sti_portal/generations.py). A batch is all or nothing; loading a file already loaded is a no-op.
+check  read each file (sti_portal/uploads/read.py, within the limits of limits.py), check it against the
+       catalogue, the published data and the Great Expectations suites (checks.py), and report every
+       problem. Writes nothing but the report.
+load   the same checks, without the write lock, against the published generation (the series the files
+       touch; or a fresh build of every input with --rebuild). Rejected: each faulty file goes to
+       quarantine/ with its report, the published state is untouched. Accepted: after a free-space
+       check (resources.py), the lock is taken, the files are checked again if another writer published
+       meanwhile, archived with their sha256, and a new generation (warehouse.duckdb, sti.db, downloads)
+       is written and switched in with one rename (sti_portal/publish/generations.py). A batch is all or
+       nothing; loading a file already loaded is a no-op. A full disk or no memory is exit 2, "could not
+       run", with nothing half-written.
 """
 from __future__ import annotations
 
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
-from sti_portal.uploads.read import Release, UploadRead, read_upload
-from sti_portal.publish import archive
-from sti_portal.publish import assemble
+from sti_portal.core.settings import Paths, load_settings
+from sti_portal.publish import archive, assemble, generations, incremental
+from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
 from sti_portal.uploads import checks, report, resources
 from sti_portal.uploads.outcome import FileOutcome, Outcome
-from sti_portal.publish import generations
-from sti_portal.publish import incremental
-from sti_portal.core.settings import Paths, load_settings
-from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
-
+from sti_portal.uploads.read import Release, UploadRead, read_upload
 
 # ------------------------------------------------------------------------------------------ the published base
 
@@ -59,8 +58,8 @@ class BaseUnreadable(RuntimeError):
 def base_from_inputs(paths: Paths, uploads: list[archive.ArchivedUpload]) -> Base:
     """Every input read afresh: bundled snapshots + archived uploads (what the new warehouse is built from)."""
     from sources.common import SourceFormatError
-    from sti_portal.uploads.read import extract_archived
     from sti_portal.transform import steps
+    from sti_portal.uploads.read import extract_archived
 
     try:
         frames = _snapshot_frames()
@@ -149,8 +148,8 @@ def evaluate(files: list[FileOutcome], base: Base | None, now: datetime, outcome
              scope_of: Callable[[pd.DataFrame], Base] | None = None) -> Evaluation | None:
     """Read, check and validate the files against `base` (every published row), or against the rows
     `scope_of(new rows)` returns (the series the files touch: the incremental path)."""
-    from sti_portal.transform import steps
     from sti_portal.quality.validate import GROUP_FRAMES, validate_all
+    from sti_portal.transform import steps
 
     reads = read_files(files, now, outcome)
     columns = list(base.observations.columns) if base is not None else list(incremental.HARMONISED_COLUMNS)
@@ -193,7 +192,7 @@ def scope_reader(warehouse: Path, generation_name: str) -> Callable[[pd.DataFram
 def check_files(paths: Paths, files: list[Path], now: datetime | None = None) -> Outcome:
     """Validate without loading (no lock: reads the published generation, which never changes in place)."""
     started = time.perf_counter()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     outcome = Outcome("check", now, [FileOutcome(Path(f)) for f in files])
     try:
         published = {u.sha256: u for u in generations.published_uploads(paths)}
@@ -234,13 +233,13 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
 
 def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, lock_timeout: float | None = None,
                from_inbox: bool = False, rebuild: bool = False) -> Outcome:
-    """Load a batch. By default it is appended to the published generation (sti_portal/incremental.py);
+    """Load a batch. By default it is appended to the published generation (sti_portal/publish/incremental.py);
     `rebuild` (or STI_LOAD_REBUILD=1, or nothing published yet) builds from every input instead.
 
     The files are read and checked without the write lock (a published generation never changes in place);
     the lock is taken only to publish, so a slow or hostile file never holds up another writer."""
     started = time.perf_counter()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     outcome = Outcome("load", now, [FileOutcome(Path(f)) for f in files])
     try:
         _load(paths, outcome, now, from_inbox, rebuild, lock_timeout)
@@ -260,6 +259,7 @@ def _write_reports(paths: Paths, outcome: Outcome) -> None:
         if outcome.mode == "load":
             report.write_file_reports(outcome)
     except OSError as exc:
+        outcome.report_txt = outcome.report_html = None   # not there: no path to show
         sentence = resources.fault_sentence(exc, paths) or f"{exc.strerror or exc}"
         outcome.notes.append(f"the report could not be written: {sentence}")
         if not outcome.error and outcome.verdict not in ("accepted", "unchanged"):
@@ -447,10 +447,10 @@ def _stage_archive(paths: Paths, todo: list[FileOutcome], now: datetime) -> list
 def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome],
                          published: list[archive.ArchivedUpload], appended_to: Path, evaluation: Evaluation,
                          base_id: str | None, now: datetime) -> None:
-    """The batch appended to copies of the published files (sti_portal/incremental.py), then switched in."""
+    """The batch appended to copies of the published files (sti_portal/publish/incremental.py), then switched in."""
     from sti_portal.publish import downloads
-    from sti_portal.transform import steps
     from sti_portal.store.warehouse import releases_frame
+    from sti_portal.transform import steps
 
     entries = _stage_archive(paths, todo, now)
     timings = outcome.timings
@@ -491,7 +491,7 @@ def _internal_error(paths: Paths, exc: Exception) -> str:
     try:
         log_dir = paths.reports / "errors"
         log_dir.mkdir(parents=True, exist_ok=True)
-        log = log_dir / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
+        log = log_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}.log"
         log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
     except OSError as log_error:   # the log itself must not turn the sentence into a traceback
         return f"{summary}; the details could not be logged ({log_error.strerror or log_error})"

@@ -1,4 +1,5 @@
 """What `sti check`/`sti load` found: one FileOutcome per file, one Outcome per run (reports read these)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ class FileOutcome:
     size: int = 0
     release: str = ""
     read: UploadRead | None = None
-    status: str = ""             # check: valid | invalid; load: accepted | rejected | unchanged | held
+    status: str = ""  # check: valid | invalid; load: accepted | rejected | unchanged | held
     note: str = ""
     moved_to: Path | None = None
     reports: list[Path] = field(default_factory=list)
@@ -50,36 +51,43 @@ class FileOutcome:
     def unlisted(self) -> str:
         if self.read is None or not any(self.read.omitted.values()):
             return ""
-        return (f"… and {self.read.omitted['error']:,} more error(s), {self.read.omitted['warning']:,} more "
-                f"warning(s), not listed (the first {self.read.max_problems:,} of each are; STI_UPLOAD_MAX_PROBLEMS)")
+        return (
+            f"… and {self.read.omitted['error']:,} more error(s), {self.read.omitted['warning']:,} more "
+            f"warning(s), not listed (the first {self.read.max_problems:,} of each are; STI_UPLOAD_MAX_PROBLEMS)"
+        )
 
     def summary(self) -> str:
         if self.read is None or not self.read.rows:
             return "no values read"
         rows = pd.DataFrame(self.read.rows)
-        years = f"{rows['year'].min()}–{rows['year'].max()}" if rows["year"].nunique() > 1 else str(rows["year"].iloc[0])
-        indicators = ", ".join(sorted(rows["indicator_id"].unique())[:5]) + (" ..." if rows["indicator_id"].nunique() > 5 else "")
+        years = (
+            f"{rows['year'].min()}–{rows['year'].max()}" if rows["year"].nunique() > 1 else str(rows["year"].iloc[0])
+        )
+        indicators = ", ".join(sorted(rows["indicator_id"].unique())[:5]) + (
+            " ..." if rows["indicator_id"].nunique() > 5 else ""
+        )
         gaps = int((rows["obs_status"] == "m").sum())
-        return (f"{len(rows)} value(s): {indicators}; {years}; {rows['region_code'].nunique()} region(s)"
-                + (f"; {gaps} gap(s) flagged m" if gaps else ""))
+        return f"{len(rows)} value(s): {indicators}; {years}; {rows['region_code'].nunique()} region(s)" + (
+            f"; {gaps} gap(s) flagged m" if gaps else ""
+        )
 
 
 @dataclass
 class Outcome:
-    mode: str                                   # "check" | "load"
+    mode: str  # "check" | "load"
     started_at: datetime
     files: list[FileOutcome]
     suites: list = field(default_factory=list)  # validate.SuiteOutcome on the combined data
-    foreign: list[str] = field(default_factory=list)   # blocking failures no file caused
+    foreign: list[str] = field(default_factory=list)  # blocking failures no file caused
     base_description: str = ""
     generation: str | None = None
-    publication: str = ""                        # how an accepted batch was published: incremental | rebuild
+    publication: str = ""  # how an accepted batch was published: incremental | rebuild
     elapsed: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
-    error: str = ""                              # the run itself failed (lock busy, internal error)
+    error: str = ""  # the run itself failed (lock busy, internal error)
     report_txt: Path | None = None
     report_html: Path | None = None
-    notes: list[str] = field(default_factory=list)   # said at the end of the report (e.g. it could not be written)
+    notes: list[str] = field(default_factory=list)  # said at the end of the report (e.g. it could not be written)
 
     @property
     def rejected(self) -> bool:

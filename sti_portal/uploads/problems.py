@@ -1,4 +1,5 @@
 """What a read of one uploaded file holds: its rows, where each came from, and its problems."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,16 +16,16 @@ UPLOAD_RELEASE_KIND = "upload"
 class Problem:
     """One thing wrong with a file, said so that a statistician can fix it."""
 
-    severity: str            # "error" (the file is rejected) | "warning" (shown, does not block)
-    file: str                # the file's name
-    message: str             # what is wrong, in one sentence
+    severity: str  # "error" (the file is rejected) | "warning" (shown, does not block)
+    file: str  # the file's name
+    message: str  # what is wrong, in one sentence
     sheet: str = ""
-    row: int | None = None   # 1-based, as Excel or a text editor numbers lines
-    column: str = ""         # upload column (region, value, ...) or a letter
-    cell: str = ""           # A1 reference, for workbooks
-    found: str = ""          # the value found, as text
-    expected: str = ""       # what was expected
-    rule: str = ""           # short id of the rule (empty_file, unknown_region, gx:value_ranges, ...)
+    row: int | None = None  # 1-based, as Excel or a text editor numbers lines
+    column: str = ""  # upload column (region, value, ...) or a letter
+    cell: str = ""  # A1 reference, for workbooks
+    found: str = ""  # the value found, as text
+    expected: str = ""  # what was expected
+    rule: str = ""  # short id of the rule (empty_file, unknown_region, gx:value_ranges, ...)
 
     def where(self) -> str:
         parts = []
@@ -47,7 +48,7 @@ class Problem:
         return f"{self.where()}: {self.message}" + (f" ({'; '.join(detail)})" if detail else "")
 
 
-QUOTE_CHARS = 80   # a value quoted in a message is cut here: a 200 MB cell must not become a 200 MB report
+QUOTE_CHARS = 80  # a value quoted in a message is cut here: a 200 MB cell must not become a 200 MB report
 
 
 def quote(value) -> str:
@@ -73,18 +74,18 @@ class RowPlace:
 
     sheet: str
     row: int
-    cells: dict[str, str] = field(default_factory=dict)   # upload column -> A1 (workbooks) or "" (CSV)
+    cells: dict[str, str] = field(default_factory=dict)  # upload column -> A1 (workbooks) or "" (CSV)
 
 
 @dataclass
 class UploadRead:
-    name: str                    # the file's name, as shown in messages
-    format: str = ""             # "CSV (UTF-8)", "xlsx", "yearbook table 1-8 (.xls)", ...
-    rows: list[dict] = field(default_factory=list)       # tidy rows (TIDY_COLUMNS) + "region_code"
+    name: str  # the file's name, as shown in messages
+    format: str = ""  # "CSV (UTF-8)", "xlsx", "yearbook table 1-8 (.xls)", ...
+    rows: list[dict] = field(default_factory=list)  # tidy rows (TIDY_COLUMNS) + "region_code"
     places: list[RowPlace] = field(default_factory=list)  # aligned with rows
     problems: list[Problem] = field(default_factory=list)
-    dropped: list[dict] = field(default_factory=list)    # rows left out on purpose (yearbook macro-regions)
-    max_problems: int = 0        # problems listed per severity (0: all); the rest are only counted
+    dropped: list[dict] = field(default_factory=list)  # rows left out on purpose (yearbook macro-regions)
+    max_problems: int = 0  # problems listed per severity (0: all); the rest are only counted
     omitted: dict[str, int] = field(default_factory=lambda: {"error": 0, "warning": 0})
 
     def add(self, problem: Problem) -> None:
@@ -123,6 +124,5 @@ class Release:
     """The release the rows of one file belong to."""
 
     release: str
-    vintage: str        # YYYY-MM-DD
-    ref_name: str       # how source_ref names the file (archive/<name> once archived)
-
+    vintage: str  # YYYY-MM-DD
+    ref_name: str  # how source_ref names the file (archive/<name> once archived)

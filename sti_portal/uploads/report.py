@@ -4,6 +4,7 @@ Each problem says where (file, sheet, row, column, cell), what was found and wha
 HTML page is self-contained (no scripts, no external files) so it can be mailed or opened from the
 Dagster UI.
 """
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,12 @@ from pathlib import Path
 from sti_portal.core.settings import Paths
 
 STATUS_WORDS = {
-    "valid": "VALID", "invalid": "INVALID", "accepted": "LOADED", "rejected": "REJECTED",
-    "unchanged": "ALREADY LOADED", "held": "NOT LOADED",
+    "valid": "VALID",
+    "invalid": "INVALID",
+    "accepted": "LOADED",
+    "rejected": "REJECTED",
+    "unchanged": "ALREADY LOADED",
+    "held": "NOT LOADED",
 }
 
 
@@ -28,17 +33,24 @@ def headline(outcome) -> str:
             return "sti check: the published data themselves fail validation (see above); no file can be loaded now"
         if bad:
             return f"sti check: {bad} of {n} file(s) INVALID; fix the errors listed above and check again"
-        return f"sti check: {n} file(s) valid" + (" (with warnings: read them)" if any(f.warnings for f in files) else "") \
-            + "; load with: sti load " + " ".join(f.name for f in files)
+        return (
+            f"sti check: {n} file(s) valid"
+            + (" (with warnings: read them)" if any(f.warnings for f in files) else "")
+            + "; load with: sti load "
+            + " ".join(f.name for f in files)
+        )
     if outcome.rejected:
         moved = sum(1 for f in files if f.status == "rejected" and f.moved_to)
-        return ("sti load: REJECTED, nothing was published; the warehouse and sti.db are unchanged"
-                + (f"; {moved} file(s) moved to quarantine/ with their report" if moved else ""))
+        return "sti load: REJECTED, nothing was published; the warehouse and sti.db are unchanged" + (
+            f"; {moved} file(s) moved to quarantine/ with their report" if moved else ""
+        )
     loaded = [f for f in files if f.status == "accepted"]
     if not loaded:
         return "sti load: nothing to do; every file was already loaded"
-    return (f"sti load: {len(loaded)} file(s) loaded and published (generation {outcome.generation}) "
-            f"in {outcome.elapsed:.1f} s; originals moved to archive/")
+    return (
+        f"sti load: {len(loaded)} file(s) loaded and published (generation {outcome.generation}) "
+        f"in {outcome.elapsed:.1f} s; originals moved to archive/"
+    )
 
 
 def _file_line(file) -> str:
@@ -82,8 +94,11 @@ def render_text(outcome, files=None) -> str:
         lines.append("Great Expectations suites: not run, no value could be read from the file(s)")
     if outcome.timings:
         lines.append("")
-        lines.append("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
-                     + f"; total {outcome.elapsed:.1f} s")
+        lines.append(
+            "time: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
+            + f"; total {outcome.elapsed:.1f} s"
+        )
     for note in outcome.notes:
         lines += ["", note]
     lines.append("")
@@ -141,7 +156,8 @@ def render_html(outcome, files=None) -> str:
         f"<p class='verdict {css_class}'>{_e(headline(outcome))}</p>",
         f"<p class='meta'>{outcome.started_at:%Y-%m-%d %H:%M} UTC"
         + (f" · checked against {_e(outcome.base_description)}" if outcome.base_description else "")
-        + (f" · {outcome.elapsed:.1f} s" if outcome.elapsed else "") + "</p>",
+        + (f" · {outcome.elapsed:.1f} s" if outcome.elapsed else "")
+        + "</p>",
     ]
     for file in files:
         parts.append(f"<h2>{_e(STATUS_WORDS.get(file.status, file.status.upper()))}: {_e(file.name)}</h2>")
@@ -151,19 +167,27 @@ def render_html(outcome, files=None) -> str:
         if file.read is not None and file.read.rows:
             facts.append(("values", file.summary()))
         release = file.release if file.status in ("accepted", "unchanged", "valid") else ""
-        for label, value in (("release", release), ("sha256", file.sha256), ("note", file.note),
-                             ("moved to", file.moved_to)):
+        for label, value in (
+            ("release", release),
+            ("sha256", file.sha256),
+            ("note", file.note),
+            ("moved to", file.moved_to),
+        ):
             if value:
                 facts.append((label, value))
         facts.append(("problems", file.counts()))
         parts.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts) + "</table>")
         if file.problems:
-            parts.append("<table><tr><th>severity</th><th>sheet</th><th>row</th><th>column</th><th>cell</th>"
-                         "<th>problem</th><th>found</th><th>expected</th></tr>")
+            parts.append(
+                "<table><tr><th>severity</th><th>sheet</th><th>row</th><th>column</th><th>cell</th>"
+                "<th>problem</th><th>found</th><th>expected</th></tr>"
+            )
             for p in file.problems:
-                parts.append(f"<tr><td class='{p.severity}'>{_e(p.severity)}</td><td>{_e(p.sheet)}</td>"
-                             f"<td>{_e(p.row if p.row is not None else '')}</td><td>{_e(p.column)}</td><td>{_e(p.cell)}</td>"
-                             f"<td>{_e(p.message)}</td><td>{_e(p.found)}</td><td>{_e(p.expected)}</td></tr>")
+                parts.append(
+                    f"<tr><td class='{p.severity}'>{_e(p.severity)}</td><td>{_e(p.sheet)}</td>"
+                    f"<td>{_e(p.row if p.row is not None else '')}</td><td>{_e(p.column)}</td><td>{_e(p.cell)}</td>"
+                    f"<td>{_e(p.message)}</td><td>{_e(p.found)}</td><td>{_e(p.expected)}</td></tr>"
+                )
             parts.append("</table>")
         if file.unlisted():
             parts.append(f"<p class='meta'>{_e(file.unlisted())}</p>")
@@ -171,17 +195,23 @@ def render_html(outcome, files=None) -> str:
         parts.append("<h2>The published or bundled data fail validation (not caused by these files)</h2>")
         parts.append("".join(f"<pre>{_e(text)}</pre>" for text in outcome.foreign))
     if outcome.suites:
-        parts.append("<h2>Great Expectations suites</h2><p class='meta'>The same suites <code>sti build</code> runs "
-                     "(expectations/*.json), on the published data plus these files.</p>")
+        parts.append(
+            "<h2>Great Expectations suites</h2><p class='meta'>The same suites <code>sti build</code> runs "
+            "(expectations/*.json), on the published data plus these files.</p>"
+        )
         parts.append("<table><tr><th>suite</th><th>about</th><th>expectations</th><th>result for these files</th></tr>")
         from sti_portal.quality.validate import load_suite
 
         for suite in outcome.suites:
             errors, warnings = _suite_problems(suite.suite, files)
-            state = (f"FAILED: {errors} error(s)" if errors else f"passed, {warnings} warning(s)" if warnings else "passed")
+            state = (
+                f"FAILED: {errors} error(s)" if errors else f"passed, {warnings} warning(s)" if warnings else "passed"
+            )
             css = "error" if errors else "warning" if warnings else ""
-            parts.append(f"<tr><td>{_e(suite.suite)}</td><td>{_e(load_suite(suite.suite).get('meta', {}).get('about', ''))}</td>"
-                         f"<td>{suite.n_expectations}</td><td class='{css}'>{_e(state)}</td></tr>")
+            parts.append(
+                f"<tr><td>{_e(suite.suite)}</td><td>{_e(load_suite(suite.suite).get('meta', {}).get('about', ''))}</td>"
+                f"<td>{suite.n_expectations}</td><td class='{css}'>{_e(state)}</td></tr>"
+            )
         parts.append("</table>")
     if outcome.error:
         parts.append(f"<h2>The run failed</h2><pre>{_e(outcome.error)}</pre>")
@@ -190,6 +220,7 @@ def render_html(outcome, files=None) -> str:
 
 
 # ------------------------------------------------------------------------------------------ files
+
 
 def write_batch_reports(paths: Paths, outcome) -> None:
     folder = paths.reports / ("checks" if outcome.mode == "check" else "loads")

@@ -6,6 +6,7 @@ is written and says how much is missing. A fault that happens anyway (another pr
 meanwhile) is turned into the same kind of sentence by `fault_sentence`, the unfinished generation is
 removed (generations.recover), and the next run works once space is freed.
 """
+
 from __future__ import annotations
 
 import errno
@@ -60,7 +61,8 @@ def preflight(paths: Paths, what: str = "a new generation") -> None:
         raise ResourceFault(
             f"not enough free disk space to write {what} in {paths.home}: {free / MB:,.0f} MB free, "
             f"{needed / MB:,.0f} MB needed (the published generation's size plus STI_FREE_SPACE_MARGIN_MB); "
-            f"free at least {(needed - free) / MB:,.0f} MB and run again. Nothing was written or published")
+            f"free at least {(needed - free) / MB:,.0f} MB and run again. Nothing was written or published"
+        )
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -78,15 +80,19 @@ def fault_sentence(exc: BaseException, paths: Paths) -> str | None:
     if isinstance(exc, ResourceFault):
         return str(exc)
     if isinstance(exc, MemoryError):
-        return ("out of memory while checking or loading; nothing was published. Free memory (or lower "
-                "STI_UPLOAD_MAX_ROWS / split the file) and run again")
+        return (
+            "out of memory while checking or loading; nothing was published. Free memory (or lower "
+            "STI_UPLOAD_MAX_ROWS / split the file) and run again"
+        )
     if is_disk_full(exc):
         needed = needed_bytes(paths)
         try:
             free = free_bytes(paths.home)
         except OSError:
             free = 0
-        return (f"the disk holding {paths.home} is full ({free / MB:,.0f} MB free; a load needs about "
-                f"{needed / MB:,.0f} MB); nothing was published and nothing half-written is left. Free at least "
-                f"{max(needed - free, 0) / MB:,.0f} MB and run again")
+        return (
+            f"the disk holding {paths.home} is full ({free / MB:,.0f} MB free; a load needs about "
+            f"{needed / MB:,.0f} MB); nothing was published and nothing half-written is left. Free at least "
+            f"{max(needed - free, 0) / MB:,.0f} MB and run again"
+        )
     return None

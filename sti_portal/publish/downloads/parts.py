@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sti_portal.publish.citation import DERIVED_SOURCE_TITLE, source_title
-from sti_portal.publish.formula_guard import FormulaCounter
 from sti_portal.publish.downloads import layout  # layout.CHUNK read at call time: one setting for all readers
 from sti_portal.publish.downloads.compose import read_manifest
 from sti_portal.publish.downloads.layout import (
@@ -34,7 +33,13 @@ from sti_portal.publish.downloads.layout import (
 )
 from sti_portal.publish.downloads.manifest import write_manifest
 from sti_portal.publish.downloads.rows import Rows, SqliteRows, StagedRows, sqlite_count
+from sti_portal.publish.formula_guard import FormulaCounter
 from sti_portal.transform.derive import DERIVED_SOURCE_ID
+
+# Significant digits every DOUBLE is written with (see _Writer._value): every digit a source prints (万元 461469.749575
+# is 46.1469749575 亿元), none of the binary noise of a division (the 16th-17th digit: 229.56437999999997 is written
+# 229.56438). portal/site/formatting.py without_float_noise() is the same rule.
+SIGNIFICANT_DIGITS = 15
 
 
 class _Writer:
@@ -66,7 +71,9 @@ class _Writer:
         if declared == "BOOLEAN":        # SQLite has no booleans: 0/1, as sti.db serves them
             return f"CAST({column} AS INTEGER)"
         if declared in ("DOUBLE", "FLOAT", "REAL") or declared.startswith("DECIMAL"):
-            return f"(CAST({column} AS DOUBLE) + 0.0)"   # + 0.0: no -0.0 (SQLite cannot keep it either)
+            # 15 significant digits, read back as a double: no float noise (see SIGNIFICANT_DIGITS; as fast as
+            # DuckDB's own shortest form); + 0.0: no -0.0 (SQLite cannot keep it either).
+            return f"(CAST(printf('%.{SIGNIFICANT_DIGITS}g', CAST({column} AS DOUBLE)) AS DOUBLE) + 0.0)"
         if declared in ("DATE", "TIME") or declared.startswith("TIMESTAMP"):
             return f"CAST({column} AS VARCHAR)"
         if declared == "VARCHAR" and for_csv:
