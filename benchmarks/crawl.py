@@ -15,6 +15,7 @@ once, as HTTP clients do for idempotent requests (RFC 9110 9.2.2); such retries 
 client shares the machine's cores with the servers: the figures are upper bounds for that hardware.
 Loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,10 @@ async def crawl(base_url: str, paths: list[str], clients: int) -> dict:
     slowest: list[tuple[float, str]] = []
 
     def raw(path: str) -> bytes:
-        return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: sti-portal-crawl\r\n"
-                f"Accept-Encoding: gzip\r\nAccept: */*\r\n\r\n").encode("latin-1")
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: sti-portal-crawl\r\n"
+            f"Accept-Encoding: gzip\r\nAccept: */*\r\n\r\n"
+        ).encode("latin-1")
 
     async def worker() -> None:
         connection = None
@@ -144,8 +147,12 @@ class Plain:
         port = free_port()
         log = self.work / f"plain-{port}.log"
         with open(log, "wb") as handle:
-            self.process = subprocess.Popen(datasette_command(Paths(self.home), port), stdout=handle,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                datasette_command(Paths(self.home), port),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.url = f"http://127.0.0.1:{port}"
         wait_for(f"{self.url}/-/settings.json", self.process, log)
         self.pids = [self.process.pid]
@@ -175,8 +182,13 @@ class Stack:
 
     def switch(self, generation: Path) -> None:
         """The production flow: copy, switch the replicas, warm the proxy under the new key, re-key it."""
-        publish_to_replicas(generation, [Paths(h) for h in self.homes], self.map_file, self.proxy.reload_command,
-                            warm_url=self.proxy.url)
+        publish_to_replicas(
+            generation,
+            [Paths(h) for h in self.homes],
+            self.map_file,
+            self.proxy.reload_command,
+            warm_url=self.proxy.url,
+        )
 
     def stop(self) -> None:
         stop(self.proxy.process)
@@ -194,13 +206,25 @@ def measure(target, paths: list[str], clients: int, switch_to: Path | None = Non
             target.switch(switch_to)
             publish_s = round(time.perf_counter() - started, 1)
             result = asyncio.run(crawl(target.url, paths, clients))
-            return {"target": target.label, "clients": clients, "urls": len(paths), "after_warmed_switch": result,
-                    "publish_s": publish_s, "rss_mb": tree_rss_mb(target.pids)}
+            return {
+                "target": target.label,
+                "clients": clients,
+                "urls": len(paths),
+                "after_warmed_switch": result,
+                "publish_s": publish_s,
+                "rss_mb": tree_rss_mb(target.pids),
+            }
         if switch_to is None:
             cold = asyncio.run(crawl(target.url, paths, clients))
             warm = asyncio.run(crawl(target.url, paths, clients))
-            return {"target": target.label, "clients": clients, "urls": len(paths), "uncached": cold, "warm": warm,
-                    "rss_mb": tree_rss_mb(target.pids)}
+            return {
+                "target": target.label,
+                "clients": clients,
+                "urls": len(paths),
+                "uncached": cold,
+                "warm": warm,
+                "rss_mb": tree_rss_mb(target.pids),
+            }
 
         async def during_switch() -> dict:
             crawling = asyncio.create_task(crawl(target.url, paths, clients))
@@ -209,26 +233,39 @@ def measure(target, paths: list[str], clients: int, switch_to: Path | None = Non
             return await crawling
 
         result = asyncio.run(during_switch())
-        return {"target": target.label, "clients": clients, "urls": len(paths), "switch": result,
-                "rss_mb": tree_rss_mb(target.pids)}
+        return {
+            "target": target.label,
+            "clients": clients,
+            "urls": len(paths),
+            "switch": result,
+            "rss_mb": tree_rss_mb(target.pids),
+        }
     finally:
         target.stop()
 
 
 def _row(name: str, r: dict) -> str:
-    return (f"| {name} | {r['requests']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
-            f"{r['errors']} | {r['retries']} |")
+    return (
+        f"| {name} | {r['requests']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
+        f"{r['errors']} | {r['retries']} |"
+    )
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| target, clients, pass | requests | req/s | p50 ms | p95 ms | p99 ms | errors | retried | ",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| target, clients, pass | requests | req/s | p50 ms | p95 ms | p99 ms | errors | retried | ",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for result in results:
         head = f"{result['target']}, {result['clients']} clients"
         for key in ("uncached", "warm", "switch", "after_warmed_switch"):
             if key in result:
-                label = {"uncached": "crawl (uncached)", "warm": "warm pass", "switch": "crawl during a switch",
-                         "after_warmed_switch": f"crawl after a warmed publication ({result.get('publish_s')} s)"}[key]
+                label = {
+                    "uncached": "crawl (uncached)",
+                    "warm": "warm pass",
+                    "switch": "crawl during a switch",
+                    "after_warmed_switch": f"crawl after a warmed publication ({result.get('publish_s')} s)",
+                }[key]
                 lines.append(_row(f"{head}, {label} (server RSS {result['rss_mb']} MB)", result[key]))
     return "\n".join(lines)
 
@@ -240,8 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes per replica (default 2)")
     parser.add_argument("--replicas", type=int, default=1, help="replicas behind nginx (default 1: 2 cores here)")
     parser.add_argument("--limit", type=int, default=1500, help="distinct URLs per crawl (default 1500)")
-    parser.add_argument("--response-cache-mb", type=int, action="append",
-                        help="run the stack with this in-process response cache size (repeatable; 0 = off)")
+    parser.add_argument(
+        "--response-cache-mb",
+        type=int,
+        action="append",
+        help="run the stack with this in-process response cache size (repeatable; 0 = off)",
+    )
     parser.add_argument("--no-plain", dest="plain", action="store_false", help="skip the one-process baseline")
     parser.add_argument("--no-switch", dest="switch", action="store_false", help="skip the crawl during a switch")
     parser.add_argument("--json", action="store_true")
@@ -264,8 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         for target in ([plain] if args.plain else []) + stacks[:1] if args.switch else ():
             results.append(measure(target, paths, max(clients), copy_as_new_publication(source, work / "builder")))
         for n in clients if args.switch else ():
-            results.append(measure(stacks[0], paths, n, copy_as_new_publication(source, work / "builder"),
-                                   warmed=True))
+            results.append(measure(stacks[0], paths, n, copy_as_new_publication(source, work / "builder"), warmed=True))
             print("\n".join(markdown(results[-1:]).splitlines()[2:]), file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -18,6 +18,7 @@ small machine (2 cores) client and server share the CPUs, so the figures are an 
 for that hardware. The report gives the CPU seconds the client used and, when it started the server
 itself (or is given --server-pid), the server's, so one can see who had the cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,10 +49,16 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 def summarise(latencies: list[float], errors: int, elapsed: float) -> dict:
     ordered = sorted(latencies)
-    return {"requests": len(latencies) + errors, "ok": len(latencies), "errors": errors,
-            "rps": round((len(latencies) + errors) / elapsed, 1) if elapsed else 0.0,
-            "p50_ms": round(1000 * percentile(ordered, 0.50), 1), "p95_ms": round(1000 * percentile(ordered, 0.95), 1),
-            "p99_ms": round(1000 * percentile(ordered, 0.99), 1), "max_ms": round(1000 * (ordered[-1] if ordered else 0), 1)}
+    return {
+        "requests": len(latencies) + errors,
+        "ok": len(latencies),
+        "errors": errors,
+        "rps": round((len(latencies) + errors) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(1000 * percentile(ordered, 0.50), 1),
+        "p95_ms": round(1000 * percentile(ordered, 0.95), 1),
+        "p99_ms": round(1000 * percentile(ordered, 0.99), 1),
+        "max_ms": round(1000 * (ordered[-1] if ordered else 0), 1),
+    }
 
 
 def process_cpu_seconds(pid: int | None) -> float | None:
@@ -110,8 +117,14 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-async def run_load(base_url: str, clients: int = 20, duration: float = 20.0, paths: list[str] | None = None,
-                   server_pid: int | None = None, warm_up: bool = True) -> dict:
+async def run_load(
+    base_url: str,
+    clients: int = 20,
+    duration: float = 20.0,
+    paths: list[str] | None = None,
+    server_pid: int | None = None,
+    warm_up: bool = True,
+) -> dict:
     """Run the load; `cold_ms` per path is the first request's latency: with warm_up, one request sent
     alone before the run; without, the slowest of the clients' first requests, all sent at once (a cold
     server under load at once)."""
@@ -135,8 +148,12 @@ async def run_load(base_url: str, clients: int = 20, duration: float = 20.0, pat
                 (await client.get(path)).raise_for_status()
                 cold[path] = round(1000 * (time.perf_counter() - sent), 1)
     host_header = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
-    raw = {path: (f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: sti-portal-load\r\n"
-                  f"Accept: */*\r\n\r\n").encode("latin-1") for path in paths}
+    raw = {
+        path: (
+            f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: sti-portal-load\r\nAccept: */*\r\n\r\n"
+        ).encode("latin-1")
+        for path in paths
+    }
     loop = asyncio.get_running_loop()
     connect_host = host.strip("[]")
 
@@ -169,7 +186,11 @@ async def run_load(base_url: str, clients: int = 20, duration: float = 20.0, pat
                         connection.close()
                 except Exception as error:  # timeouts, resets, parse errors: counted and reported, the run goes on
                     if len(messages) < 10:
-                        reason = f"no response within {REQUEST_TIMEOUT:.0f} s" if isinstance(error, asyncio.TimeoutError) else error
+                        reason = (
+                            f"no response within {REQUEST_TIMEOUT:.0f} s"
+                            if isinstance(error, asyncio.TimeoutError)
+                            else error
+                        )
                         messages.append(f"{path}: {type(error).__name__}: {reason}")
                     if connection is not None:
                         connection.close()
@@ -188,18 +209,27 @@ async def run_load(base_url: str, clients: int = 20, duration: float = 20.0, pat
     elapsed = time.perf_counter() - started
     client_cpu = time.process_time() - cpu_started
     server_cpu_ended = process_cpu_seconds(server_pid)
-    server_cpu = (round(server_cpu_ended - server_cpu_started, 1)
-                  if server_cpu_started is not None and server_cpu_ended is not None else None)
+    server_cpu = (
+        round(server_cpu_ended - server_cpu_started, 1)
+        if server_cpu_started is not None and server_cpu_ended is not None
+        else None
+    )
     endpoints = {}
     for path in paths:
         if not warm_up:
             cold[path] = round(1000 * max(first_wave[path]), 1) if first_wave[path] else float("nan")
         endpoints[path] = {**summarise(latencies[path], errors[path], elapsed), "cold_ms": cold[path]}
-    return {"url": base_url, "clients": clients, "duration_s": round(elapsed, 1),
-            "client_cpu_s": round(client_cpu, 1), "server_cpu_s": server_cpu, "cpus": os.cpu_count(),
-            "endpoints": endpoints,
-            "overall": summarise([x for path in paths for x in latencies[path]], sum(errors.values()), elapsed),
-            "error_messages": messages}
+    return {
+        "url": base_url,
+        "clients": clients,
+        "duration_s": round(elapsed, 1),
+        "client_cpu_s": round(client_cpu, 1),
+        "server_cpu_s": server_cpu,
+        "cpus": os.cpu_count(),
+        "endpoints": endpoints,
+        "overall": summarise([x for path in paths for x in latencies[path]], sum(errors.values()), elapsed),
+        "error_messages": messages,
+    }
 
 
 def _free_port() -> int:
@@ -213,9 +243,14 @@ def start_server(home: str | None, timeout: float = 120) -> tuple[subprocess.Pop
     env = {**os.environ, **({"STI_HOME": home} if home else {})}
     # One worker: the figures (and the RSS that benchmarks/run.py samples by this PID) are one process's;
     # benchmarks/crawl.py measures the multi-worker production stack.
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
-                               cwd=REPO_ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -231,14 +266,20 @@ def start_server(home: str | None, timeout: float = 120) -> tuple[subprocess.Pop
 
 
 def print_report(result: dict) -> None:
-    server = (f", the server {result['server_cpu_s']} s" if result.get("server_cpu_s") is not None else "")
-    print(f"{result['clients']} clients for {result['duration_s']} s against {result['url']} "
-          f"({result['cpus']} CPUs shared by client and server; the client used {result['client_cpu_s']} s of CPU{server})")
-    print(f"{'endpoint':<62} {'requests':>8} {'errors':>6} {'req/s':>7} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8}")
+    server = f", the server {result['server_cpu_s']} s" if result.get("server_cpu_s") is not None else ""
+    print(
+        f"{result['clients']} clients for {result['duration_s']} s against {result['url']} "
+        f"({result['cpus']} CPUs shared by client and server; the client used {result['client_cpu_s']} s of CPU{server})"
+    )
+    print(
+        f"{'endpoint':<62} {'requests':>8} {'errors':>6} {'req/s':>7} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8}"
+    )
     for name, row in [*result["endpoints"].items(), ("overall", result["overall"])]:
-        print(f"{name:<62} {row['requests']:>8} {row['errors']:>6} {row['rps']:>7} {row.get('cold_ms', ''):>8} "
-              f"{row['p50_ms']:>8} {row['p95_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8}")
+        print(
+            f"{name:<62} {row['requests']:>8} {row['errors']:>6} {row['rps']:>7} {row.get('cold_ms', ''):>8} "
+            f"{row['p50_ms']:>8} {row['p95_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8}"
+        )
     for message in result["error_messages"]:
         print(f"  error: {message}")
 
@@ -250,9 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-pid", type=int, help="PID of the server behind --url, to report its CPU time")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds (at most 120)")
-    parser.add_argument("--path", action="append", help="path to request (repeatable; default: indicator page, observations JSON)")
-    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
-                        help="no request before the run: every client starts at once on a cold server")
+    parser.add_argument(
+        "--path", action="append", help="path to request (repeatable; default: indicator page, observations JSON)"
+    )
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="no request before the run: every client starts at once on a cold server",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 100 or not 0 < args.duration <= 120:

@@ -9,6 +9,7 @@ maximum resident set size (os.wait4). Each figure is the median of --runs runs (
 table). Data and outputs live under --work (default $STI_HOME/benchmarks, else /tmp/sti-benchmarks);
 nothing large is written inside the checkout. The portal load test is loopback only and bounded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -33,9 +34,11 @@ from benchmarks import crawl
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 QUICK_ROWS, QUICK_UNITS = 5000, 60
-PORTAL_PATHS = ["/indicator/rd_intensity",
-                "/sti/observations.json?indicator_id=rd_intensity&year=2020&_size=100",
-                "/sti/observations?_facet=indicator_id&region_level=province"]
+PORTAL_PATHS = [
+    "/indicator/rd_intensity",
+    "/sti/observations.json?indicator_id=rd_intensity&year=2020&_size=100",
+    "/sti/observations?_facet=indicator_id&region_level=province",
+]
 
 
 STANDING_NOTES = [
@@ -62,6 +65,7 @@ STANDING_NOTES = [
 
 # ------------------------------------------------------------------------------------------ processes
 
+
 @dataclass
 class Child:
     wall: float
@@ -77,8 +81,9 @@ def run_measured(args: list[str], env: dict | None = None, timeout: float = 7200
     out_path, err_path = logs / f"sti-bench-{stamp}.out", logs / f"sti-bench-{stamp}.err"
     started = time.perf_counter()
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        process = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env={**os.environ, **(env or {})},
-                                   stdout=out, stderr=err)
+        process = subprocess.Popen(
+            [sys.executable, *args], cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=err
+        )
         deadline = time.monotonic() + timeout
         while True:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -104,6 +109,7 @@ def median(values: list[float]) -> float:
 
 
 # ------------------------------------------------------------------------------------------ results
+
 
 @dataclass
 class Row:
@@ -132,10 +138,11 @@ def _verdict(ok: bool | None) -> str:
 
 
 def _size_label(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 else (f"{n // 1000}k" if n >= 1000 else str(n))   # 10.5 M: "10M"
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else (f"{n // 1000}k" if n >= 1000 else str(n))  # 10.5 M: "10M"
 
 
 # ------------------------------------------------------------------------------------------ benchmarks
+
 
 def bench_default_build(work: Path, runs: int, results: Results) -> None:
     walls, peaks = [], []
@@ -147,8 +154,14 @@ def bench_default_build(work: Path, runs: int, results: Results) -> None:
         peaks.append(child.peak_mb)
         shutil.rmtree(home, ignore_errors=True)
     results.raw["default_build"] = {"wall_s": walls, "peak_mb": peaks}
-    results.add("default `sti build` wall time", "bundled", f"{median(walls):.1f} s", runs, "< 60 s",
-                _verdict(median(walls) < 60))
+    results.add(
+        "default `sti build` wall time",
+        "bundled",
+        f"{median(walls):.1f} s",
+        runs,
+        "< 60 s",
+        _verdict(median(walls) < 60),
+    )
     results.add("default `sti build` peak memory (RSS)", "bundled", f"{median(peaks):.0f} MB", runs)
 
 
@@ -166,43 +179,85 @@ def bench_size(work: Path, n_rows: int, runs: int, results: Results, quick: bool
         started = time.perf_counter()
         made = synthetic.generate(data, n_rows, 2024, units)
         spec_file.write_text(json.dumps(spec))
-        print(f"  generated {made.n_rows:,} rows ({made.n_units:,} units, {len(made.release_files)} file(s)) "
-              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"  generated {made.n_rows:,} rows ({made.n_units:,} units, {len(made.release_files)} file(s)) "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     made = synthetic.SyntheticSet.load(data)
     env = {"STI_EXTRA_REGIONS": str(made.regions_csv)}
     label = _size_label(made.n_rows)
     ours_out, raw_out = work / f"ours-{label}", work / f"raw-{label}"
     ours, raw, incremental = [], [], []
-    for _ in range(runs):   # each incremental load goes into the home the ours run just built
+    for _ in range(runs):  # each incremental load goes into the home the ours run just built
         shutil.rmtree(ours_out, ignore_errors=True)
         ours.append(run_measured(["-m", "benchmarks.scale", "ours", "--data", str(data), "--out", str(ours_out)], env))
-        incremental.append(run_measured(["-m", "benchmarks.scale", "incremental", "--data", str(data), "--out",
-                                         str(ours_out)], env))
+        incremental.append(
+            run_measured(["-m", "benchmarks.scale", "incremental", "--data", str(data), "--out", str(ours_out)], env)
+        )
         raw.append(run_measured(["-m", "benchmarks.scale", "raw", "--data", str(data), "--out", str(raw_out)], env))
-    results.raw[label] = {"ours": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in ours],
-                          "raw": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in raw],
-                          "incremental": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in incremental]}
+    results.raw[label] = {
+        "ours": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in ours],
+        "raw": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in raw],
+        "incremental": [c.output | {"wall": c.wall, "peak_mb": c.peak_mb} for c in incremental],
+    }
     ours_total, raw_total = median([c.output["total"] for c in ours]), median([c.output["total"] for c in raw])
     steps = {step: median([c.output["steps"][step] for c in ours]) for step in ours[0].output["steps"]}
     raw_steps = {step: median([c.output["steps"][step] for c in raw]) for step in raw[0].output["steps"]}
     ten_m = made.n_rows >= 9_500_000
-    results.add("ingest+validate+warehouse+publish: ours", label,
-                f"{ours_total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()) + ")", runs)
-    results.add("  same work, raw DuckDB baseline", label,
-                f"{raw_total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in raw_steps.items()) + ")", runs)
-    results.add("  ratio ours / raw", label, f"{ours_total / raw_total:.1f}x", runs, "<= 3x at 10M",
-                _verdict(ours_total / raw_total <= 3) if ten_m else "")
-    results.add("  peak memory ours / raw", label,
-                f"{median([c.peak_mb for c in ours]):.0f} MB / {median([c.peak_mb for c in raw]):.0f} MB", runs)
+    results.add(
+        "ingest+validate+warehouse+publish: ours",
+        label,
+        f"{ours_total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()) + ")",
+        runs,
+    )
+    results.add(
+        "  same work, raw DuckDB baseline",
+        label,
+        f"{raw_total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in raw_steps.items()) + ")",
+        runs,
+    )
+    results.add(
+        "  ratio ours / raw",
+        label,
+        f"{ours_total / raw_total:.1f}x",
+        runs,
+        "<= 3x at 10M",
+        _verdict(ours_total / raw_total <= 3) if ten_m else "",
+    )
+    results.add(
+        "  peak memory ours / raw",
+        label,
+        f"{median([c.peak_mb for c in ours]):.0f} MB / {median([c.peak_mb for c in raw]):.0f} MB",
+        runs,
+    )
     gx, sql = steps["validate"], raw_steps["validate"]
-    results.add("validation: GX suites / hand-written DuckDB SQL", label, f"{gx:.1f} s / {sql:.2f} s = {gx / sql:.1f}x",
-                runs, "<= 3x at 10M", _verdict(gx / sql <= 3) if ten_m else "")
+    results.add(
+        "validation: GX suites / hand-written DuckDB SQL",
+        label,
+        f"{gx:.1f} s / {sql:.2f} s = {gx / sql:.1f}x",
+        runs,
+        "<= 3x at 10M",
+        _verdict(gx / sql <= 3) if ten_m else "",
+    )
     inc = median([c.output["total"] for c in incremental])
-    inc_steps = {step: median([c.output["steps"][step] for c in incremental]) for step in incremental[0].output["steps"]}
-    results.add("incremental: one province-year file (sti load path)", label,
-                f"{inc:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in inc_steps.items()) + ")", runs)
-    results.add("  incremental / full rebuild", label, f"{inc / ours_total:.0%}", runs, "< 10% at 10M",
-                _verdict(inc / ours_total < 0.10) if ten_m else "")
+    inc_steps = {
+        step: median([c.output["steps"][step] for c in incremental]) for step in incremental[0].output["steps"]
+    }
+    results.add(
+        "incremental: one province-year file (sti load path)",
+        label,
+        f"{inc:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in inc_steps.items()) + ")",
+        runs,
+    )
+    results.add(
+        "  incremental / full rebuild",
+        label,
+        f"{inc / ours_total:.0%}",
+        runs,
+        "< 10% at 10M",
+        _verdict(inc / ours_total < 0.10) if ten_m else "",
+    )
     return ours_out
 
 
@@ -224,31 +279,48 @@ def bench_portal(home: Path, label: str, clients: list[int], duration: float, re
     process, url = portal_load.start_server(str(home))
     try:
         paths = []
-        for path in PORTAL_PATHS:   # a page that fails on its own is reported, and left out of the load
+        for path in PORTAL_PATHS:  # a page that fails on its own is reported, and left out of the load
             response = httpx.get(url + path, timeout=60)
             if response.status_code == 200:
                 paths.append(path)
             else:
                 reason = re.search(r"(QueryInterrupted|OperationalError\('[^']*'\))", response.text)
-                results.add(f"portal: {path.split('?')[0]} (single request)", label,
-                            f"HTTP {response.status_code} {reason.group(1) if reason else ''}".strip(), 1,
-                            "0 errors", _verdict(False))
+                results.add(
+                    f"portal: {path.split('?')[0]} (single request)",
+                    label,
+                    f"HTTP {response.status_code} {reason.group(1) if reason else ''}".strip(),
+                    1,
+                    "0 errors",
+                    _verdict(False),
+                )
         for n in clients:
-            for path in paths:   # one endpoint at a time, so a slow page does not hide a fast one's latency
+            for path in paths:  # one endpoint at a time, so a slow page does not hide a fast one's latency
                 name = path.split("?")[0] + ("?" + path.split("?")[1][:28] if "?" in path else "")
                 floor = "p95 < 150 ms, 0 errors" if n == 50 and "_facet" not in path else ""
                 try:
                     result = asyncio.run(portal_load.run_load(url, n, duration, [path]))
                 except httpx.HTTPError as error:
-                    results.add(f"portal {n} clients: {name}", label, f"failed: {type(error).__name__}", 1, floor,
-                                _verdict(False) if floor else "")
+                    results.add(
+                        f"portal {n} clients: {name}",
+                        label,
+                        f"failed: {type(error).__name__}",
+                        1,
+                        floor,
+                        _verdict(False) if floor else "",
+                    )
                     continue
                 results.raw.setdefault("portal", {})[f"{label}-{n}-{path}"] = result
                 row = result["endpoints"][path]
                 ok = (row["p95_ms"] < 150 and row["errors"] == 0) if floor and label.endswith("10M") else None
-                results.add(f"portal {n} clients: {name}", label,
-                            f"{row['rps']} req/s p50 {row['p50_ms']} p95 {row['p95_ms']} p99 {row['p99_ms']} ms, "
-                            f"{row['errors']} err", 1, floor, _verdict(ok))
+                results.add(
+                    f"portal {n} clients: {name}",
+                    label,
+                    f"{row['rps']} req/s p50 {row['p50_ms']} p95 {row['p95_ms']} p99 {row['p99_ms']} ms, "
+                    f"{row['errors']} err",
+                    1,
+                    floor,
+                    _verdict(ok),
+                )
         # Full-table CSV download (the pre-built file), while sampling the server's RSS.
         samples, done = [], threading.Event()
 
@@ -272,11 +344,22 @@ def bench_portal(home: Path, label: str, clients: list[int], duration: float, re
         rows -= 1  # header
         rate = rows / elapsed if elapsed else float("nan")
         peak = max([s for s in samples if s == s] or [before])
-        results.add("full-table CSV download (observations)", label,
-                    f"{rows:,} rows, {size / 1e6:.0f} MB in {elapsed:.2f} s = {rate:,.0f} rows/s", 1,
-                    ">= 200k rows/s", _verdict(rate >= 200_000) if label.endswith("10M") else "")
-        results.add("  server RSS before / peak during download", label, f"{before:.0f} MB / {peak:.0f} MB", 1,
-                    "flat", _verdict(peak - before < 50) if label.endswith("10M") else "")
+        results.add(
+            "full-table CSV download (observations)",
+            label,
+            f"{rows:,} rows, {size / 1e6:.0f} MB in {elapsed:.2f} s = {rate:,.0f} rows/s",
+            1,
+            ">= 200k rows/s",
+            _verdict(rate >= 200_000) if label.endswith("10M") else "",
+        )
+        results.add(
+            "  server RSS before / peak during download",
+            label,
+            f"{before:.0f} MB / {peak:.0f} MB",
+            1,
+            "flat",
+            _verdict(peak - before < 50) if label.endswith("10M") else "",
+        )
     finally:
         process.terminate()
         try:
@@ -286,6 +369,7 @@ def bench_portal(home: Path, label: str, clients: list[int], duration: float, re
 
 
 # ------------------------------------------------------------------------------------------ report
+
 
 def machine() -> dict[str, str]:
     cpu = platform.processor() or ""
@@ -301,19 +385,34 @@ def machine() -> dict[str, str]:
         ram = f"{int(Path('/proc/meminfo').read_text().split()[1]) / 1024 / 1024:.1f} GB"
     except (OSError, ValueError, IndexError):
         pass
-    versions = {name: metadata.version(name) for name in ("duckdb", "great-expectations", "datasette", "dagster", "pandas")}
-    return {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "cores": str(os.cpu_count()),
-            "ram": ram, "cpu": cpu, "python": platform.python_version(), "os": platform.platform(), **versions}
+    versions = {
+        name: metadata.version(name) for name in ("duckdb", "great-expectations", "datasette", "dagster", "pandas")
+    }
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": str(os.cpu_count()),
+        "ram": ram,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        **versions,
+    }
 
 
 def markdown(results: Results, info: dict[str, str], command: str) -> str:
-    lines = ["# Benchmarks", "",
-             f"Written by `{command}` on {info['date']}. Every figure is the median of the number of runs in "
-             "column n; memory is the peak resident set size of the stage's process.", "",
-             f"Machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}; {info['os']}. ",
-             f"Versions: Python {info['python']}, DuckDB {info['duckdb']}, Great Expectations {info['great-expectations']}, "
-             f"Datasette {info['datasette']}, Dagster {info['dagster']}, pandas {info['pandas']}.", "",
-             "| measure | size | figure | n | floor | |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{command}` on {info['date']}. Every figure is the median of the number of runs in "
+        "column n; memory is the peak resident set size of the stage's process.",
+        "",
+        f"Machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}; {info['os']}. ",
+        f"Versions: Python {info['python']}, DuckDB {info['duckdb']}, Great Expectations {info['great-expectations']}, "
+        f"Datasette {info['datasette']}, Dagster {info['dagster']}, pandas {info['pandas']}.",
+        "",
+        "| measure | size | figure | n | floor | |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in results.rows:
         lines.append(f"| {row.measure.strip()} | {row.size} | {row.value} | {row.runs} | {row.floor} | {row.met} |")
     notes = [*results.notes, *STANDING_NOTES]
@@ -331,13 +430,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clients", default="20,50")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per load-test round (at most 120)")
-    parser.add_argument("--work", type=Path, help="where data and outputs go (default $STI_HOME/benchmarks or /tmp/sti-benchmarks)")
+    parser.add_argument(
+        "--work", type=Path, help="where data and outputs go (default $STI_HOME/benchmarks or /tmp/sti-benchmarks)"
+    )
     parser.add_argument("--skip-build", action="store_true", help="leave out the default-build benchmark")
-    parser.add_argument("--portal-home", type=Path, help="only the portal benchmark, on this built home (e.g. WORK/ours-1M)")
-    parser.add_argument("--crawl", action="store_true",
-                        help="also the crawl benchmark (benchmarks/crawl.py: distinct URLs, production stack, switch) "
-                             "on the portal home; it prints its own table")
-    parser.add_argument("--doc", type=Path, help=f"markdown output (default {DOC.relative_to(REPO_ROOT)}; none with --quick)")
+    parser.add_argument(
+        "--portal-home", type=Path, help="only the portal benchmark, on this built home (e.g. WORK/ours-1M)"
+    )
+    parser.add_argument(
+        "--crawl",
+        action="store_true",
+        help="also the crawl benchmark (benchmarks/crawl.py: distinct URLs, production stack, switch) "
+        "on the portal home; it prints its own table",
+    )
+    parser.add_argument(
+        "--doc", type=Path, help=f"markdown output (default {DOC.relative_to(REPO_ROOT)}; none with --quick)"
+    )
     args = parser.parse_args(argv)
     if not 0 < args.duration <= 120:
         parser.error("--duration must be 0..120 s")
@@ -345,22 +453,30 @@ def main(argv: list[str] | None = None) -> int:
     runs = 1 if args.quick else args.runs
     duration = 2.0 if args.quick else args.duration
     clients = [int(c) for c in args.clients.split(",")]
-    work = args.work or (Path(os.environ["STI_HOME"]) / "benchmarks" if os.environ.get("STI_HOME") else Path("/tmp/sti-benchmarks"))
+    work = args.work or (
+        Path(os.environ["STI_HOME"]) / "benchmarks" if os.environ.get("STI_HOME") else Path("/tmp/sti-benchmarks")
+    )
     work.mkdir(parents=True, exist_ok=True)
     info = machine()
-    print(f"sti-portal benchmarks ({'quick' if args.quick else 'full'}) in {work}: "
-          f"{info['cores']} cores, {info['ram']}, {info['cpu']}", flush=True)
+    print(
+        f"sti-portal benchmarks ({'quick' if args.quick else 'full'}) in {work}: "
+        f"{info['cores']} cores, {info['ram']}, {info['cpu']}",
+        flush=True,
+    )
     results = Results()
     if not args.skip_build:
         bench_default_build(work, 1 if args.quick else runs, results)
     portal_home = args.portal_home
-    for n_rows in ([] if portal_home else sizes):
+    for n_rows in [] if portal_home else sizes:
         portal_home = bench_size(work, n_rows, runs, results, args.quick)
     if portal_home is not None:
         bench_portal(portal_home, portal_home.name.split("-", 1)[1], clients, duration, results)
     if args.crawl and portal_home is not None:
         crawl.main(["--home", str(portal_home), *(f"--clients={n}" for n in clients)])
-    command = "uv run --frozen python -m benchmarks.run" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    command = (
+        "uv run --frozen python -m benchmarks.run"
+        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    )
     text = markdown(results, info, command.strip())
     (work / "results.json").write_text(json.dumps({"machine": info, "raw": results.raw}, indent=1, default=str))
     doc = args.doc or (None if args.quick else DOC)

@@ -13,6 +13,7 @@ Great Expectations suites (sti_portal/quality/), write_warehouse and publish (st
 `incremental` is what `sti load` does with a file: read it with sti_portal/uploads/read.py, check it against the
 published data and the suites (sti_portal/load.evaluate), then write the warehouse and sti.db again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,37 +52,63 @@ class Timer:
 
 # ------------------------------------------------------------------------------------------ ours
 
+
 def read_bulk(files: list[Path]) -> pd.DataFrame:
     """Upload-format CSVs (region codes, indicator ids) to the tidy frame of sources/common.py."""
     from sources.common import TIDY_COLUMNS
 
     frames = []
     for index, path in enumerate(files):
-        raw = pd.read_csv(path, dtype={"region": str, "indicator": str, "year": "int64", "value": str, "unit": str,
-                                       "obs_status": str, "source": str, "note": str},
-                          keep_default_na=False, na_values=[], engine="c")
+        raw = pd.read_csv(
+            path,
+            dtype={
+                "region": str,
+                "indicator": str,
+                "year": "int64",
+                "value": str,
+                "unit": str,
+                "obs_status": str,
+                "source": str,
+                "note": str,
+            },
+            keep_default_na=False,
+            na_values=[],
+            engine="c",
+        )
         release, vintage = release_of(index)
         value = pd.to_numeric(raw["value"].where(raw["value"] != "", None), errors="raise").astype("float64")
-        frames.append(pd.DataFrame({
-            "source_id": "upload", "release": release, "release_kind": "upload", "vintage": vintage,
-            "indicator_id": raw["indicator"], "region_label": raw["region"], "region_label_en": "",
-            "year": raw["year"], "value": value, "unit": raw["unit"],
-            "obs_status": raw["obs_status"].where(value.notna() | (raw["obs_status"] != ""), "m"),
-            "source_ref": path.name + "#row=" + (raw.index + 2).astype(str),
-            "note": raw["note"],
-        }, columns=TIDY_COLUMNS))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source_id": "upload",
+                    "release": release,
+                    "release_kind": "upload",
+                    "vintage": vintage,
+                    "indicator_id": raw["indicator"],
+                    "region_label": raw["region"],
+                    "region_label_en": "",
+                    "year": raw["year"],
+                    "value": value,
+                    "unit": raw["unit"],
+                    "obs_status": raw["obs_status"].where(value.notna() | (raw["obs_status"] != ""), "m"),
+                    "source_ref": path.name + "#row=" + (raw.index + 2).astype(str),
+                    "note": raw["note"],
+                },
+                columns=TIDY_COLUMNS,
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
 def run_ours(data: SyntheticSet, out: Path) -> dict:
     """`out` becomes a portal home (STI_HOME layout: generations/<id>/, current, sti.db, ...), as `sti build` writes."""
-    from sti_portal.publish import generations
-    from sti_portal.transform import steps
     from sti_portal.core.settings import Paths
-    from sti_portal.transform.harmonise import harmonise
+    from sti_portal.publish import generations
     from sti_portal.publish.portal_db import publish
     from sti_portal.quality.validate import validate_all
     from sti_portal.store.warehouse import write_warehouse
+    from sti_portal.transform import steps
+    from sti_portal.transform.harmonise import harmonise
 
     out.mkdir(parents=True, exist_ok=True)
     paths = Paths(out)
@@ -101,29 +128,36 @@ def run_ours(data: SyntheticSet, out: Path) -> dict:
         with timer.step("warehouse"):
             dropped = batch.dropped.rename(columns={"drop_reason": "reason"})
             digest = write_warehouse(
-                generation / "warehouse.duckdb", observations=candidate, regions=steps.regions_table(candidate),
+                generation / "warehouse.duckdb",
+                observations=candidate,
+                regions=steps.regions_table(candidate),
                 aliases=batch.aliases,
                 dropped=dropped[["source_ref", "region_label", "region_label_en", "indicator_id", "reason"]],
                 release_differences=steps.release_differences(candidate),
                 validation_results=steps.validation_table([row for suite in suites for row in suite.table_rows()]),
-                build_info=steps.build_info(candidate))
+                build_info=steps.build_info(candidate),
+            )
         del batch, candidate
         with timer.step("publish"):
             publish(generation / "warehouse.duckdb", generation / "sti.db")
-            generations.commit(paths, generation, {"kind": "build", "uploads": [], "content_sha256": digest},
-                               expected_base=generations.current_id(paths))
+            generations.commit(
+                paths,
+                generation,
+                {"kind": "build", "uploads": [], "content_sha256": digest},
+                expected_base=generations.current_id(paths),
+            )
     return {"steps": timer.steps, "total": round(sum(timer.steps.values()), 3)}
 
 
 def run_incremental(data: SyntheticSet, out: Path) -> dict:
     """One province-year file loaded with `sti load` (sti_portal/load.load_files) into the home `ours` wrote."""
-    from sti_portal.uploads import load
     from sti_portal.core.settings import Paths
+    from sti_portal.uploads import load
 
     inbox = out / "benchmark-inbox"
     inbox.mkdir(exist_ok=True)
     file = inbox / data.increment_file.name
-    shutil.copyfile(data.increment_file, file)   # an accepted file is moved to the archive
+    shutil.copyfile(data.increment_file, file)  # an accepted file is moved to the archive
     started = time.perf_counter()
     outcome = load.load_files(Paths(out), [file])
     total = time.perf_counter() - started
@@ -133,11 +167,16 @@ def run_incremental(data: SyntheticSet, out: Path) -> dict:
         raise SystemExit(f"the province-year file was not loaded ({outcome.verdict}):\n{render_text(outcome)[:5000]}")
     steps = {name: round(seconds, 3) for name, seconds in outcome.timings.items()}
     steps["other (lock, archive, switch)"] = round(total - sum(outcome.timings.values()), 3)
-    return {"steps": steps, "total": round(total, 3), "rows_loaded": len(outcome.files[0].read.rows),
-            "mode": outcome.publication}
+    return {
+        "steps": steps,
+        "total": round(total, 3),
+        "rows_loaded": len(outcome.files[0].read.rows),
+        "mode": outcome.publication,
+    }
 
 
 # ------------------------------------------------------------------------------------------ raw baseline
+
 
 def _unit_conversions_sql() -> str:
     from sti_portal.transform.harmonise import UNIT_CONVERSIONS
@@ -149,13 +188,19 @@ def _unit_conversions_sql() -> str:
 def raw_checks_sql() -> dict[str, str]:
     """The rules of expectations/*.json as plain SQL over `fact`; each query returns the failing row count."""
     from sti_portal.core.releases import KIND_PRECEDENCE
-    from sti_portal.quality.suites import ADDITIVITY_REL_TOLERANCE, FIRST_DATA_YEAR, LAST_DATA_YEAR, N_PROVINCES, OBS_STATUS_CODES
+    from sti_portal.quality.suites import (
+        ADDITIVITY_REL_TOLERANCE,
+        FIRST_DATA_YEAR,
+        LAST_DATA_YEAR,
+        N_PROVINCES,
+        OBS_STATUS_CODES,
+    )
 
     statuses = ", ".join(f"'{s}'" for s in OBS_STATUS_CODES)
     kinds = ", ".join(f"'{k}'" for k in KIND_PRECEDENCE)
     return {
         "not_null": "SELECT count(*) FROM fact WHERE region_code IS NULL OR indicator_id IS NULL OR year IS NULL "
-                    "OR release IS NULL OR source_id IS NULL OR source_ref IS NULL",
+        "OR release IS NULL OR source_id IS NULL OR source_ref IS NULL",
         "year_range": f"SELECT count(*) FROM fact WHERE year NOT BETWEEN {FIRST_DATA_YEAR} AND {LAST_DATA_YEAR}",
         "known_indicator": "SELECT count(*) FROM fact ANTI JOIN indicators USING (indicator_id)",
         "status_codes": f"SELECT count(*) FROM fact WHERE obs_status NOT IN ({statuses})",
@@ -197,11 +242,13 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
     timer = Timer()
     con = duckdb.connect(str(out / "raw.duckdb"))
     files = ", ".join(f"'{p}'" for p in data.release_files)
-    releases = ", ".join(f"('{p.name}', '{release_of(i)[0]}', DATE '{release_of(i)[1]}', 5)" for i, p in enumerate(data.release_files))
+    releases = ", ".join(
+        f"('{p.name}', '{release_of(i)[0]}', DATE '{release_of(i)[1]}', 5)" for i, p in enumerate(data.release_files)
+    )
     with timer.step("ingest"):
         con.execute(f"""
-            CREATE TABLE regions AS SELECT * FROM read_csv(['{CATALOGUE_DIR / 'regions.csv'}', '{data.regions_csv}'], all_varchar = true);
-            CREATE TABLE indicators AS SELECT * FROM read_csv('{CATALOGUE_DIR / 'indicators.csv'}');
+            CREATE TABLE regions AS SELECT * FROM read_csv(['{CATALOGUE_DIR / "regions.csv"}', '{data.regions_csv}'], all_varchar = true);
+            CREATE TABLE indicators AS SELECT * FROM read_csv('{CATALOGUE_DIR / "indicators.csv"}');
             CREATE TABLE releases (file VARCHAR, release_id VARCHAR, vintage DATE, precedence INTEGER);
             INSERT INTO releases VALUES {releases};
             ALTER TABLE releases ADD COLUMN release_kind VARCHAR DEFAULT 'upload';
@@ -220,8 +267,10 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
             LEFT JOIN conversions c ON c.from_unit = x.unit AND c.to_unit = i.unit
             JOIN releases rl ON rl.file = parse_filename(x.filename);
         """)
-        unknown = con.execute("SELECT count(*) FROM fact WHERE region_code IS NULL OR catalogue_unit IS NULL "
-                              "OR (written_unit <> catalogue_unit AND value IS NULL AND obs_status <> 'm')").fetchone()[0]
+        unknown = con.execute(
+            "SELECT count(*) FROM fact WHERE region_code IS NULL OR catalogue_unit IS NULL "
+            "OR (written_unit <> catalogue_unit AND value IS NULL AND obs_status <> 'm')"
+        ).fetchone()[0]
         # Derived: invention patents per 10 000 people against the newest population value.
         con.execute("""
             INSERT INTO fact
@@ -238,8 +287,10 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
             checks[name] = con.execute(sql).fetchone()[0]
     checks["unknown region or unit"] = unknown
     with timer.step("warehouse"):
-        con.execute("CREATE TABLE observation_fact AS SELECT * EXCLUDE (written_unit, catalogue_unit) FROM fact "
-                    "ORDER BY region_code, indicator_id, year, release")
+        con.execute(
+            "CREATE TABLE observation_fact AS SELECT * EXCLUDE (written_unit, catalogue_unit) FROM fact "
+            "ORDER BY region_code, indicator_id, year, release"
+        )
         con.execute("DROP TABLE fact")
         con.execute("CHECKPOINT")
     with timer.step("publish"):
@@ -251,8 +302,10 @@ def run_raw(data: SyntheticSet, out: Path) -> dict:
                             r.precedence, f.source_ref, f.note
                      FROM observation_fact f JOIN regions g USING (region_code) JOIN indicators i USING (indicator_id)
                      JOIN releases r ON r.release_id = f.release"""
-        con.execute(f"CREATE TABLE portal.observation_history AS SELECT * EXCLUDE (precedence) FROM ({history}) "
-                    "ORDER BY indicator_id, year, region_code, vintage NULLS FIRST, precedence, release")
+        con.execute(
+            f"CREATE TABLE portal.observation_history AS SELECT * EXCLUDE (precedence) FROM ({history}) "
+            "ORDER BY indicator_id, year, region_code, vintage NULLS FIRST, precedence, release"
+        )
         con.execute(f"""CREATE TABLE portal.observations AS SELECT * EXCLUDE (precedence, rn) FROM (
                           SELECT *, row_number() OVER (PARTITION BY region_code, indicator_id, year
                                  ORDER BY vintage DESC NULLS LAST, precedence DESC, release DESC) AS rn FROM ({history}))

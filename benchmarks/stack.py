@@ -5,6 +5,7 @@ paths substituted (listen port, upstream ports, cache directory, publication map
 prefix in a temporary directory; each replica is a real `sti serve --workers N` on its own STI_HOME.
 Everything listens on 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 90
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args[:4]} exited with {process.returncode}: "
-                               f"{log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{process.args[:4]} exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
@@ -58,15 +60,18 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_replica(home: Path, workers: int, log_dir: Path, port: int | None = None,
-                  env: dict | None = None) -> Replica:
+def start_replica(home: Path, workers: int, log_dir: Path, port: int | None = None, env: dict | None = None) -> Replica:
     port = port or free_port()
     log = log_dir / f"replica-{port}.log"
     with open(log, "wb") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port),
-                                    "--workers", str(workers)], cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {}), "STI_HOME": str(home)},
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=REPO_ROOT,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {}), "STI_HOME": str(home)},
+            start_new_session=True,
+        )
     replica = Replica(home, port, process, log)
     wait_for(f"{replica.url}/-/settings.json", process, log)
     return replica
@@ -87,14 +92,18 @@ def site_config(listen_port: int, upstream_ports: list[int], cache_dir: Path, ma
     text = SHIPPED_NGINX_CONF.read_text(encoding="utf-8")
     upstreams = "".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;\n" for port in upstream_ports)
     for old, new in [
-        ("    server 127.0.0.1:8001 max_fails=3 fail_timeout=5s;\n    server 127.0.0.1:8002 max_fails=3 fail_timeout=5s;\n",
-         upstreams),
+        (
+            "    server 127.0.0.1:8001 max_fails=3 fail_timeout=5s;\n    server 127.0.0.1:8002 max_fails=3 fail_timeout=5s;\n",
+            upstreams,
+        ),
         ("include /etc/nginx/sti-publication.map;", f"include {map_file};"),
         ("/var/cache/nginx/sti-portal", str(cache_dir)),
         ("    listen 80;\n    listen [::]:80;\n", f"    listen 127.0.0.1:{listen_port};\n"),
     ]:
         if old not in text:
-            raise RuntimeError(f"deploy/nginx/sti-portal.conf no longer contains {old.strip()!r}: update benchmarks/stack.py")
+            raise RuntimeError(
+                f"deploy/nginx/sti-portal.conf no longer contains {old.strip()!r}: update benchmarks/stack.py"
+            )
         text = text.replace(old, new)
     return text
 
@@ -132,12 +141,15 @@ def start_proxy(prefix: Path, upstream_ports: list[int], map_file: Path, port: i
         f"worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
         f"events {{ worker_connections 4096; }}\n"
         f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp}"
-        f"    include {prefix / 'sti-portal.conf'};\n}}\n", encoding="utf-8")
+        f"    include {prefix / 'sti-portal.conf'};\n}}\n",
+        encoding="utf-8",
+    )
     command = [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
     log = prefix / "stdout.log"
     with open(log, "wb") as handle:
-        process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [*command, "-g", "daemon off;"], stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
     proxy = Proxy(prefix, port, map_file, process, prefix / "error.log", command)
     wait_for(f"{proxy.url}/-/settings.json", process, proxy.log)
     return proxy

@@ -13,6 +13,7 @@
 
     uv run --frozen python -m benchmarks.synthetic --rows 1000000 --out /tmp/sti-synthetic
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,18 @@ from sti_portal.core import catalogue
 
 UPLOAD_COLUMNS = ["region", "indicator", "year", "value", "unit", "obs_status", "source", "note"]
 FIRST_YEAR = 2000
-N_YEARS = 24                    # 2000-2023; the province-year file adds 2024
+N_YEARS = 24  # 2000-2023; the province-year file adds 2024
 TARGET_UNITS = 2850
 MISSING_SHARE, PROVISIONAL_SHARE, ESTIMATED_SHARE = 0.005, 0.01, 0.005
 # Written in another unit than the catalogue's, to exercise the conversion (10 000 万元 = 1 亿元).
 WRITTEN_UNIT = {"rd_expenditure": ("万元", 1e4)}
 # A typical county where a fraction of the catalogue's (provincial) upper bound would be implausible.
-TYPICAL_COUNTY = {"population": 50.0, "invention_patents_in_force": 300.0, "invention_patent_applications": 200.0,
-                  "invention_patent_grants": 60.0}
+TYPICAL_COUNTY = {
+    "population": 50.0,
+    "invention_patents_in_force": 300.0,
+    "invention_patent_applications": 200.0,
+    "invention_patent_grants": 60.0,
+}
 
 
 @dataclass
@@ -50,15 +55,28 @@ class SyntheticSet:
     indicators: list[str]
 
     def to_dict(self) -> dict:
-        return {"folder": str(self.folder), "regions_csv": str(self.regions_csv),
-                "release_files": [str(p) for p in self.release_files], "increment_file": str(self.increment_file),
-                "n_rows": self.n_rows, "n_units": self.n_units, "indicators": self.indicators}
+        return {
+            "folder": str(self.folder),
+            "regions_csv": str(self.regions_csv),
+            "release_files": [str(p) for p in self.release_files],
+            "increment_file": str(self.increment_file),
+            "n_rows": self.n_rows,
+            "n_units": self.n_units,
+            "indicators": self.indicators,
+        }
 
     @classmethod
-    def load(cls, folder: Path) -> "SyntheticSet":
+    def load(cls, folder: Path) -> SyntheticSet:
         data = json.loads((folder / "synthetic.json").read_text(encoding="utf-8"))
-        return cls(Path(data["folder"]), Path(data["regions_csv"]), [Path(p) for p in data["release_files"]],
-                   Path(data["increment_file"]), data["n_rows"], data["n_units"], data["indicators"])
+        return cls(
+            Path(data["folder"]),
+            Path(data["regions_csv"]),
+            [Path(p) for p in data["release_files"]],
+            Path(data["increment_file"]),
+            data["n_rows"],
+            data["n_units"],
+            data["indicators"],
+        )
 
 
 def county_regions(seed: int = 2260, n_units: int = TARGET_UNITS) -> pd.DataFrame:
@@ -86,10 +104,16 @@ def county_regions(seed: int = 2260, n_units: int = TARGET_UNITS) -> pd.DataFram
                     suffix, kind_zh, kind_en = 81, "市", "City"
                 code = f"{prefix}{prefecture:02d}{suffix:02d}"
                 number = made + 1
-                rows.append({"region_code": code, "name_zh": f"{province.name_zh}第{number}{kind_zh}",
-                             "name_zh_full": f"{province.name_zh_full}第{number}{kind_zh}",
-                             "name_en": f"{province.name_en} {kind_en} {number}", "level": "county",
-                             "macro_region": province.macro_region})
+                rows.append(
+                    {
+                        "region_code": code,
+                        "name_zh": f"{province.name_zh}第{number}{kind_zh}",
+                        "name_zh_full": f"{province.name_zh_full}第{number}{kind_zh}",
+                        "name_en": f"{province.name_en} {kind_en} {number}",
+                        "level": "county",
+                        "macro_region": province.macro_region,
+                    }
+                )
                 made += 1
     return pd.DataFrame(rows, columns=list(catalogue.china_regions().columns))
 
@@ -108,8 +132,14 @@ def _base_values(rng: np.random.Generator, indicators: pd.DataFrame, n_units: in
     return scale * rng.lognormal(0.0, 0.6, (n_units, len(indicators)))
 
 
-def _frame(regions: np.ndarray, indicators: pd.DataFrame, years: np.ndarray, values: np.ndarray,
-           rng: np.random.Generator, source: str) -> pd.DataFrame:
+def _frame(
+    regions: np.ndarray,
+    indicators: pd.DataFrame,
+    years: np.ndarray,
+    values: np.ndarray,
+    rng: np.random.Generator,
+    source: str,
+) -> pd.DataFrame:
     """Long upload-format frame for every region x indicator x year (values: units x indicators x years)."""
     n_r, n_i, n_y = len(regions), len(indicators), len(years)
     ids = indicators["indicator_id"].to_numpy()
@@ -125,20 +155,25 @@ def _frame(regions: np.ndarray, indicators: pd.DataFrame, years: np.ndarray, val
     status = np.full(value.size, "", dtype=object)
     status[draw < MISSING_SHARE] = "m"
     status[(draw >= MISSING_SHARE) & (draw < MISSING_SHARE + PROVISIONAL_SHARE)] = "p"
-    status[(draw >= MISSING_SHARE + PROVISIONAL_SHARE) & (draw < MISSING_SHARE + PROVISIONAL_SHARE + ESTIMATED_SHARE)] = "e"
+    status[
+        (draw >= MISSING_SHARE + PROVISIONAL_SHARE) & (draw < MISSING_SHARE + PROVISIONAL_SHARE + ESTIMATED_SHARE)
+    ] = "e"
     decimals = np.repeat(np.tile(np.where(indicators["unit"].to_numpy() == "%", 2, 1), n_r), n_y)
     text = np.where(decimals == 2, np.char.mod("%.2f", value), np.char.mod("%.1f", value)).astype(object)
     text[status == "m"] = ""
-    return pd.DataFrame({
-        "region": np.repeat(regions, n_i * n_y),
-        "indicator": np.tile(np.repeat(ids, n_y), n_r),
-        "year": np.tile(years, n_r * n_i),
-        "value": text,
-        "unit": np.tile(np.repeat(units, n_y), n_r),
-        "obs_status": status,
-        "source": source,
-        "note": "",
-    }, columns=UPLOAD_COLUMNS)
+    return pd.DataFrame(
+        {
+            "region": np.repeat(regions, n_i * n_y),
+            "indicator": np.tile(np.repeat(ids, n_y), n_r),
+            "year": np.tile(years, n_r * n_i),
+            "value": text,
+            "unit": np.tile(np.repeat(units, n_y), n_r),
+            "obs_status": status,
+            "source": source,
+            "note": "",
+        },
+        columns=UPLOAD_COLUMNS,
+    )
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -180,11 +215,14 @@ def generate(out: Path, n_rows: int, seed: int = 2024, n_units: int = TARGET_UNI
     province = codes[0][:2]
     in_province = np.array([c for c in codes if c.startswith(province)])
     last = values[[i for i, c in enumerate(codes) if c.startswith(province)], :, -1:] * 1.04
-    increment = _frame(in_province, indicators, np.array([years[-1] + 1]), last, rng, "省统计局县域科技统计公报（合成）")
+    increment = _frame(
+        in_province, indicators, np.array([years[-1] + 1]), last, rng, "省统计局县域科技统计公报（合成）"
+    )
     increment_file = out / f"province_{province}0000_{years[-1] + 1}.csv"
     _write_csv(increment, increment_file)
-    synthetic = SyntheticSet(out, regions_csv, files, increment_file, written, len(codes),
-                             indicators["indicator_id"].tolist())
+    synthetic = SyntheticSet(
+        out, regions_csv, files, increment_file, written, len(codes), indicators["indicator_id"].tolist()
+    )
     (out / "synthetic.json").write_text(json.dumps(synthetic.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     return synthetic
 
@@ -197,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=TARGET_UNITS, help="county-level units (default %(default)s)")
     args = parser.parse_args(argv)
     made = generate(args.out, args.rows, args.seed, args.units)
-    print(f"{made.n_rows:,} observations of {made.n_units:,} county-level units in {len(made.release_files)} "
-          f"file(s) under {made.folder}; increment: {made.increment_file.name}")
+    print(
+        f"{made.n_rows:,} observations of {made.n_units:,} county-level units in {len(made.release_files)} "
+        f"file(s) under {made.folder}; increment: {made.increment_file.name}"
+    )
     return 0
 
 

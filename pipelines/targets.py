@@ -11,27 +11,36 @@ import dagster as dg
 from sti_portal.targets.tables import PolicyTargets, build_policy_targets, integrity_problems, review_warnings
 
 
-@dg.asset(group_name="targets", kinds={"pandas"},
-          description="Policy documents (sources/snapshots/policy_docs), the quantitative statements the "
-                      "extractor finds in them, and the reviews of catalogue/target_reviews.csv.")
+@dg.asset(
+    group_name="targets",
+    kinds={"pandas"},
+    description="Policy documents (sources/snapshots/policy_docs), the quantitative statements the "
+    "extractor finds in them, and the reviews of catalogue/target_reviews.csv.",
+)
 def policy_targets(context: dg.AssetExecutionContext) -> PolicyTargets:
     pt = build_policy_targets()
     targets = pt.targets
-    context.add_output_metadata({
-        "rows": len(pt.statements),
-        "documents": len(pt.documents),
-        "targets": len(targets),
-        "achieved": int((pt.statements["kind"] == "achieved").sum()),
-        "confirmed": int((targets["review_status"] == "confirmed").sum()),
-        "rejected": int((targets["review_status"] == "rejected").sum()),
-        "unreviewed": int((targets["review_status"] == "extracted").sum()),
-    })
+    context.add_output_metadata(
+        {
+            "rows": len(pt.statements),
+            "documents": len(pt.documents),
+            "targets": len(targets),
+            "achieved": int((pt.statements["kind"] == "achieved").sum()),
+            "confirmed": int((targets["review_status"] == "confirmed").sum()),
+            "rejected": int((targets["review_status"] == "rejected").sum()),
+            "unreviewed": int((targets["review_status"] == "extracted").sum()),
+        }
+    )
     return pt
 
 
-@dg.asset_check(asset=policy_targets, name="policy_targets_integrity", blocking=True,
-                description="Blocking: every span sits at its offset in the stored text and ids are unique. "
-                            "Warning: reviews that match no extracted statement, units that do not convert.")
+@dg.asset_check(
+    asset=policy_targets,
+    name="policy_targets_integrity",
+    blocking=True,
+    description="Blocking: every span sits at its offset in the stored text and ids are unique. "
+    "Warning: reviews that match no extracted statement, units that do not convert.",
+)
 def policy_targets_integrity(policy_targets: PolicyTargets) -> dg.AssetCheckResult:
     errors = integrity_problems(policy_targets)
     warnings = review_warnings(policy_targets)
@@ -40,8 +49,11 @@ def policy_targets_integrity(policy_targets: PolicyTargets) -> dg.AssetCheckResu
     return dg.AssetCheckResult(
         passed=not lines,
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
-        metadata={"report": dg.MetadataValue.md(f"```\n{report}\n```"), "errors": len(errors),
-                  "warnings": len(warnings)},
+        metadata={
+            "report": dg.MetadataValue.md(f"```\n{report}\n```"),
+            "errors": len(errors),
+            "warnings": len(warnings),
+        },
     )
 
 

@@ -14,6 +14,7 @@ Each bulletin is one release, ``nbs_rd_bulletin_<data year>`` (the id the hand-t
 sources/bulletins.py use too): :func:`merge_transcriptions`, called by the transform step before
 harmonisation, keeps one copy of each figure and reports the others as dropped rows.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,10 @@ PAGE_YEARS = range(2018, 2024)
 TRANSCRIPTION_YEARS = range(2011, 2024)
 WHITESPACE = re.compile(r"[\s\u3000\xa0]+")
 PAGE_DATE = re.compile(r"((?:19|20)\d{2})[-/年](\d{1,2})[-/月](\d{1,2})")
-TRANSCRIPTION_NOTE = ("third-party transcription (huhuaping/techme, dataset RDIntense) of the bulletin's provincial "
-                      "table; lower confidence than an original page")
+TRANSCRIPTION_NOTE = (
+    "third-party transcription (huhuaping/techme, dataset RDIntense) of the bulletin's provincial "
+    "table; lower confidence than an original page"
+)
 
 
 def release_id(data_year: int) -> str:
@@ -48,11 +51,11 @@ def release_id(data_year: int) -> str:
 @dataclass(frozen=True)
 class PageTable:
     ref_path: str
-    table_no: int           # 1-based position among the page's <table> elements
-    header_row: int         # 1-based row of the 地区 header inside that table
-    expenditure_col: int    # 1-based
+    table_no: int  # 1-based position among the page's <table> elements
+    header_row: int  # 1-based row of the 地区 header inside that table
+    expenditure_col: int  # 1-based
     intensity_col: int
-    rows: tuple[tuple[int, str, str, str], ...]   # (1-based row, region label, expenditure text, intensity text)
+    rows: tuple[tuple[int, str, str, str], ...]  # (1-based row, region label, expenditure text, intensity text)
 
     def ref(self, row: int, col: int) -> str:
         return f"{self.ref_path}#table={self.table_no},row={row},col={col}"
@@ -65,7 +68,8 @@ def read_page_table(path: Path, ref_path: str) -> PageTable:
             if found is not None:
                 return _page_table(ref_path, table_no, row_no, table, *found)
     raise SourceFormatError(
-        f"{ref_path}: no table with a header row holding '地区', an R&D 经费 column in (亿元) and a 投入强度 column in (%)")
+        f"{ref_path}: no table with a header row holding '地区', an R&D 经费 column in (亿元) and a 投入强度 column in (%)"
+    )
 
 
 def _header_columns(cells: list[str]) -> tuple[int, int] | None:
@@ -88,7 +92,8 @@ def _page_table(ref_path, table_no, header_row, table: list[list[str]], exp_col:
     if len(rows) < 32:
         raise SourceFormatError(
             f"{ref_path}: table {table_no} has {len(rows)} region rows below its header row {header_row}, expected "
-            "32 (全国 and 31 provinces)")
+            "32 (全国 and 31 provinces)"
+        )
     return PageTable(ref_path, table_no, header_row, exp_col + 1, int_col + 1, tuple(rows))
 
 
@@ -97,7 +102,9 @@ def page_date(path: Path, ref_path: str, data_year: int) -> str:
     match = PAGE_DATE.search(path.read_text(encoding="utf-8"))
     if not match or int(match.group(1)) != data_year + 1:
         found = match.group(0) if match else "none"
-        raise SourceFormatError(f"{ref_path}: expected a publication date in {data_year + 1} on the page, found {found}")
+        raise SourceFormatError(
+            f"{ref_path}: expected a publication date in {data_year + 1} on the page, found {found}"
+        )
     return f"{match.group(1)}-{int(match.group(2)):02d}-{int(match.group(3)):02d}"
 
 
@@ -110,10 +117,22 @@ def _page_rows(snapshot_dir: Path, data_year: int) -> list[dict]:
     note = f"bulletin first release, original page published {vintage}"
     rows = []
     for row_no, label, expenditure, intensity in table.rows:
-        for indicator, text, col, unit in (("rd_expenditure", expenditure, table.expenditure_col, "亿元"),
-                                           ("rd_intensity", intensity, table.intensity_col, "%")):
-            rows.append(_row(indicator, label, data_year, _number(text, table.ref(row_no, col)), unit,
-                             table.ref(row_no, col), vintage, note))
+        for indicator, text, col, unit in (
+            ("rd_expenditure", expenditure, table.expenditure_col, "亿元"),
+            ("rd_intensity", intensity, table.intensity_col, "%"),
+        ):
+            rows.append(
+                _row(
+                    indicator,
+                    label,
+                    data_year,
+                    _number(text, table.ref(row_no, col)),
+                    unit,
+                    table.ref(row_no, col),
+                    vintage,
+                    note,
+                )
+            )
     return rows
 
 
@@ -148,8 +167,9 @@ def read_transcription(snapshot_dir: Path, data_year: int) -> list[dict]:
         exp_col = next(i for i, h in enumerate(header) if "经费" in h)
         int_col = next(i for i, h in enumerate(header) if "强度" in h)
     except (ValueError, StopIteration):
-        raise SourceFormatError(f"{ref_path}#{title}!A1: expected header cells 地区, …经费, …强度 in row 1, "
-                                f"found {header}") from None
+        raise SourceFormatError(
+            f"{ref_path}#{title}!A1: expected header cells 地区, …经费, …强度 in row 1, found {header}"
+        ) from None
     records = []
     for row_no, cells in enumerate(grid[1:], start=2):
         label = WHITESPACE.sub("", str(cells[label_col] or ""))
@@ -157,18 +177,45 @@ def read_transcription(snapshot_dir: Path, data_year: int) -> list[dict]:
             continue
         ref_exp = f"{ref_path}#{title}!{chr(65 + exp_col)}{row_no}"
         ref_int = f"{ref_path}#{title}!{chr(65 + int_col)}{row_no}"
-        records.append({"label": label, "rd_expenditure": _number(cells[exp_col], ref_exp),
-                        "rd_intensity": _number(cells[int_col], ref_int), "ref_exp": ref_exp, "ref_int": ref_int})
+        records.append(
+            {
+                "label": label,
+                "rd_expenditure": _number(cells[exp_col], ref_exp),
+                "rd_intensity": _number(cells[int_col], ref_int),
+                "ref_exp": ref_exp,
+                "ref_int": ref_int,
+            }
+        )
     return records
 
 
 def _transcription_rows(snapshot_dir: Path, data_year: int) -> list[dict]:
     rows = []
     for rec in read_transcription(snapshot_dir, data_year):
-        rows.append(_row("rd_expenditure", rec["label"], data_year, rec["rd_expenditure"], "亿元", rec["ref_exp"],
-                         None, TRANSCRIPTION_NOTE))
-        rows.append(_row("rd_intensity", rec["label"], data_year, rec["rd_intensity"], "%", rec["ref_int"],
-                         None, TRANSCRIPTION_NOTE))
+        rows.append(
+            _row(
+                "rd_expenditure",
+                rec["label"],
+                data_year,
+                rec["rd_expenditure"],
+                "亿元",
+                rec["ref_exp"],
+                None,
+                TRANSCRIPTION_NOTE,
+            )
+        )
+        rows.append(
+            _row(
+                "rd_intensity",
+                rec["label"],
+                data_year,
+                rec["rd_intensity"],
+                "%",
+                rec["ref_int"],
+                None,
+                TRANSCRIPTION_NOTE,
+            )
+        )
     return rows
 
 
@@ -233,8 +280,9 @@ def merge_transcriptions(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     if bulletin.empty:
         return tidy, pd.DataFrame(columns=[*tidy.columns, "drop_reason"])
     vintages = bulletin.dropna(subset=["vintage"]).groupby("release")["vintage"].max()
-    bulletin["vintage"] = bulletin["release"].map(vintages).where(bulletin["release"].isin(vintages.index),
-                                                                   bulletin["vintage"])
+    bulletin["vintage"] = (
+        bulletin["release"].map(vintages).where(bulletin["release"].isin(vintages.index), bulletin["vintage"])
+    )
     bulletin["_label"] = bulletin["region_label"].str.replace(WHITESPACE, "", regex=True)
     bulletin["_rank"] = bulletin["source_ref"].map(_rank)
     key = ["release", "indicator_id", "_label", "year"]
@@ -242,10 +290,11 @@ def merge_transcriptions(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     first = ~bulletin.duplicated(key, keep="first")
     kept, copies = bulletin[first], bulletin[~first]
     best = kept.set_index(key)
-    next_year = kept.assign(year=kept["year"] - 1,
-                            release=(kept["year"] - 1).map(release_id)).set_index(key)
-    reasons = [_copy_reason(rec, best.loc[k], next_year["value"].get(k))
-               for k, rec in zip(copies[key].itertuples(index=False, name=None), copies.to_dict("records"))]
+    next_year = kept.assign(year=kept["year"] - 1, release=(kept["year"] - 1).map(release_id)).set_index(key)
+    reasons = [
+        _copy_reason(rec, best.loc[k], next_year["value"].get(k))
+        for k, rec in zip(copies[key].itertuples(index=False, name=None), copies.to_dict("records"))
+    ]
     dropped = copies.assign(drop_reason=reasons).drop(columns=["_label", "_rank"])
     kept = kept.drop(columns=["_label", "_rank"])
     merged = pd.concat([tidy[~is_bulletin], kept], ignore_index=True)
@@ -254,7 +303,8 @@ def merge_transcriptions(tidy: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 def _copy_reason(copy: dict, best, next_value) -> str:
     same = math.isclose(copy["value"], best["value"], rel_tol=1e-9, abs_tol=1e-9) or (
-        math.isnan(copy["value"]) and math.isnan(best["value"]))
+        math.isnan(copy["value"]) and math.isnan(best["value"])
+    )
     head = f"another copy of {copy['release']} {copy['indicator_id']}: kept {best['source_ref']}"
     if same:
         return f"{head}; this copy agrees ({_show(copy['value'])})"

@@ -4,6 +4,7 @@ These are the values as FIRST published; the yearbook later revises them. They e
 their own releases so that first-release-versus-latest comparisons are possible, and they never win
 over a yearbook edition in the current view.
 """
+
 from __future__ import annotations
 
 import csv
@@ -60,16 +61,22 @@ def _release_of(status: str, data_year: int) -> tuple[str, str, str | None, str]
 def _unit(raw: str, relpath: str, line_no: int) -> str:
     core = raw.split("(")[0].strip()
     if core not in UNIT_MAP:
-        raise SourceFormatError(f"{relpath}: row {line_no}, column unit: expected one of {sorted(UNIT_MAP)}, found {raw!r}")
+        raise SourceFormatError(
+            f"{relpath}: row {line_no}, column unit: expected one of {sorted(UNIT_MAP)}, found {raw!r}"
+        )
     return UNIT_MAP[core]
 
 
 def _national_rows(snapshot_dir: Path) -> list[dict]:
     rows = []
-    for line_no, rec in _read(snapshot_dir, NATIONAL, ["data_year", "indicator", "value", "unit", "release_status", "source_url"]):
+    for line_no, rec in _read(
+        snapshot_dir, NATIONAL, ["data_year", "indicator", "value", "unit", "release_status", "source_url"]
+    ):
         indicator = INDICATOR_MAP.get(rec["indicator"])
         status = rec["release_status"]
-        if indicator is None or not status.startswith(("bulletin first release", "preliminary estimate", "revised after")):
+        if indicator is None or not status.startswith(
+            ("bulletin first release", "preliminary estimate", "revised after")
+        ):
             continue
         year = int(rec["data_year"])
         release, kind, vintage, obs_status = _release_of(status, year)
@@ -79,12 +86,20 @@ def _national_rows(snapshot_dir: Path) -> list[dict]:
 
 def _regional_rows(snapshot_dir: Path) -> list[dict]:
     rows = []
-    for line_no, rec in _read(snapshot_dir, REGIONAL, ["data_year", "province", "indicator", "value", "unit", "source_url"]):
+    for line_no, rec in _read(
+        snapshot_dir, REGIONAL, ["data_year", "province", "indicator", "value", "unit", "source_url"]
+    ):
         indicator = INDICATOR_MAP.get(rec["indicator"])
         if indicator is None:
-            raise SourceFormatError(f"{REGIONAL}: row {line_no}, column indicator: unknown indicator {rec['indicator']!r}")
+            raise SourceFormatError(
+                f"{REGIONAL}: row {line_no}, column indicator: unknown indicator {rec['indicator']!r}"
+            )
         year = int(rec["data_year"])
-        rows.append(_row(rec, line_no, REGIONAL, indicator, rec["province"], f"nbs_rd_bulletin_{year}", "first_release", None, ""))
+        rows.append(
+            _row(
+                rec, line_no, REGIONAL, indicator, rec["province"], f"nbs_rd_bulletin_{year}", "first_release", None, ""
+            )
+        )
     return rows
 
 

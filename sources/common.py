@@ -6,6 +6,7 @@ the unit the source prints and the region as the source labels it. Harmonisation
 conversion to the catalogue unit) happens later, in ``sti_portal.transform.harmonise``, so that an adapter only
 knows its own file layout.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,19 +20,19 @@ SNAPSHOT_DIR = Path(__file__).resolve().parent / "snapshots"
 
 # Column order of every adapter's output.
 TIDY_COLUMNS = [
-    "source_id",      # id in catalogue/sources.csv, e.g. "cn_sti_yearbook"
-    "release",        # id of the release the value was published in, e.g. "cn_sti_yearbook_2024"
-    "release_kind",   # "first_release" | "yearbook" | "compilation" | "upload"
-    "vintage",        # ISO date (YYYY-MM-DD) the release was (approximately) published; orders releases
-    "indicator_id",   # id in catalogue/indicators.csv
-    "region_label",   # region as printed (Chinese label where the table has one), e.g. "北  京"
+    "source_id",  # id in catalogue/sources.csv, e.g. "cn_sti_yearbook"
+    "release",  # id of the release the value was published in, e.g. "cn_sti_yearbook_2024"
+    "release_kind",  # "first_release" | "yearbook" | "compilation" | "upload"
+    "vintage",  # ISO date (YYYY-MM-DD) the release was (approximately) published; orders releases
+    "indicator_id",  # id in catalogue/indicators.csv
+    "region_label",  # region as printed (Chinese label where the table has one), e.g. "北  京"
     "region_label_en",  # English label as printed, "" when the table has none
-    "year",           # data year (int)
-    "value",          # float in `unit`; NaN when the cell is a missing marker (then obs_status "m")
-    "unit",           # unit as printed by the source, e.g. "万元", "%", "人年", "件", "项", "个", "家", "万人"
-    "obs_status",     # SDMX observation status: "" normal, "p" provisional, "e" estimated, "b" break, "m" missing
-    "source_ref",     # "<snapshot-relative path>#<sheet>!<A1 cell>" (or "#row=<n>,col=<name>" for CSV)
-    "note",           # free text footnote for this value, "" when none
+    "year",  # data year (int)
+    "value",  # float in `unit`; NaN when the cell is a missing marker (then obs_status "m")
+    "unit",  # unit as printed by the source, e.g. "万元", "%", "人年", "件", "项", "个", "家", "万人"
+    "obs_status",  # SDMX observation status: "" normal, "p" provisional, "e" estimated, "b" break, "m" missing
+    "source_ref",  # "<snapshot-relative path>#<sheet>!<A1 cell>" (or "#row=<n>,col=<name>" for CSV)
+    "note",  # free text footnote for this value, "" when none
 ]
 
 # Marker strings the yearbooks and bulletins print for "no data".
@@ -48,10 +49,10 @@ class SourceFormatError(ValueError):
 
 @dataclass(frozen=True)
 class CellRef:
-    path: str      # snapshot-relative path, forward slashes
+    path: str  # snapshot-relative path, forward slashes
     sheet: str
-    row: int       # 0-based
-    col: int       # 0-based
+    row: int  # 0-based
+    col: int  # 0-based
 
     def a1(self) -> str:
         return f"{column_letter(self.col)}{self.row + 1}"

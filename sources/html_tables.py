@@ -5,6 +5,7 @@ pages (a distributor's .xls export, read by sources/yearbook_xls.py). Written on
 library's HTMLParser because no HTML table reader (lxml, BeautifulSoup) is a dependency and these
 tables need nothing beyond cell text and spans.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,11 +18,11 @@ BLOCK_TAGS = {"table", "div", "p", "br", "h1", "h2", "h3", "h4", "title", "body"
 class _TableCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.tables: list[list[list[tuple[str, int, int]]]] = []   # table -> row -> (text, rowspan, colspan)
+        self.tables: list[list[list[tuple[str, int, int]]]] = []  # table -> row -> (text, rowspan, colspan)
         self._open: list[list[list[tuple[str, int, int]]]] = []
         self._cell: list[str] | None = None
         self._spans = (1, 1)
-        self.page_rows: list[object] = []   # text blocks outside tables (str) and tables (their index), in order
+        self.page_rows: list[object] = []  # text blocks outside tables (str) and tables (their index), in order
         self._text: list[str] = []
 
     def handle_starttag(self, tag, attrs):

@@ -3,6 +3,7 @@
 A FLOW: firms newly recognised or re-recognised in that year's published lists (certification lasts
 three years), tallied by a third party from innocom.gov.cn. Not the official year-end stock.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,19 +35,21 @@ def _rows_of(path: Path, snapshot_dir: Path) -> list[dict]:
         rows = []
         for line_no, record in enumerate(reader, start=2):
             year, province, num = record[1], record[2], record[3]
-            rows.append({
-                "source_id": "innocom_hitech_enterprises",
-                "release": "innocom_recognition_lists_tally",
-                "release_kind": "compilation",
-                "vintage": None,
-                "indicator_id": "hightech_enterprises_certified",
-                "region_label": province,
-                "region_label_en": "",
-                "year": int(year),
-                "value": parse_number(num),
-                "unit": "家",
-                "obs_status": "",
-                "source_ref": f"{relpath}#row={line_no},col=num",
-                "note": "",
-            })
+            rows.append(
+                {
+                    "source_id": "innocom_hitech_enterprises",
+                    "release": "innocom_recognition_lists_tally",
+                    "release_kind": "compilation",
+                    "vintage": None,
+                    "indicator_id": "hightech_enterprises_certified",
+                    "region_label": province,
+                    "region_label_en": "",
+                    "year": int(year),
+                    "value": parse_number(num),
+                    "unit": "家",
+                    "obs_status": "",
+                    "source_ref": f"{relpath}#row={line_no},col=num",
+                    "note": "",
+                }
+            )
     return rows

@@ -1,4 +1,5 @@
 """Year-end resident population (年末常住人口) by province, NBS data.stats.gov.cn set E0103, 万人."""
+
 from __future__ import annotations
 
 import csv
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.common import SNAPSHOT_DIR, SourceFormatError, parse_number, read_provenance, snapshot_relpath, tidy_frame
+from sources.common import SNAPSHOT_DIR, SourceFormatError, parse_number, read_provenance, tidy_frame
 
 SNAPSHOT = "cn_population/historical_population.csv"
 
@@ -28,19 +29,21 @@ def extract(snapshot_dir: Path = SNAPSHOT_DIR) -> pd.DataFrame:
     for line_no, record in enumerate(reader, start=3):
         for col_name, cell in zip(header[1:], record[1:]):
             value = parse_number(cell)
-            rows.append({
-                "source_id": "nbs_population",
-                "release": "nbs_population_e0103",
-                "release_kind": "compilation",
-                "vintage": None,
-                "indicator_id": "population",
-                "region_label": "",
-                "region_label_en": record[0],
-                "year": int(col_name),
-                "value": value,
-                "unit": "万人",
-                "obs_status": "m" if value != value else "",
-                "source_ref": f"{SNAPSHOT}#row={line_no},col={col_name}",
-                "note": "",
-            })
+            rows.append(
+                {
+                    "source_id": "nbs_population",
+                    "release": "nbs_population_e0103",
+                    "release_kind": "compilation",
+                    "vintage": None,
+                    "indicator_id": "population",
+                    "region_label": "",
+                    "region_label_en": record[0],
+                    "year": int(col_name),
+                    "value": value,
+                    "unit": "万人",
+                    "obs_status": "m" if value != value else "",
+                    "source_ref": f"{SNAPSHOT}#row={line_no},col={col_name}",
+                    "note": "",
+                }
+            )
     return tidy_frame(rows)

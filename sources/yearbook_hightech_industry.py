@@ -3,6 +3,7 @@
 Not the count of certified 高新技术企业. Revenue is 主营业务收入 up to the 2017 edition and 营业收入 from the
 2019 edition on; the unit is taken from each edition (亿元 in all files seen).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

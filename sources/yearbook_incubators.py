@@ -1,4 +1,5 @@
 """Technology business incubators (table 9-12) and maker spaces (table 9-14) by region: their number (个)."""
+
 from __future__ import annotations
 
 from pathlib import Path

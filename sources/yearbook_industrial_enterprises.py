@@ -7,6 +7,7 @@ copy, no English labels, no table number): sources/yearbook_xls.py reads its <ta
 The 2022 patents file holds the table by industry (按行业分), not by region: it is skipped (MISFILED), so
 the patent indicators have no 2022 value.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,8 +69,7 @@ TABLES = (
 # Files in a folder that hold another table; each is checked to still hold it (its first cell must contain
 # the words given), so that a corrected file is read instead of silently skipped.
 MISFILED = {
-    "industrial_enterprises_patents_by_region/industrial_enterprises_patents_by_region__2022.xls":
-        "按行业分",   # 2-25 按行业分规上工业企业专利情况 (by industry, not by region)
+    "industrial_enterprises_patents_by_region/industrial_enterprises_patents_by_region__2022.xls": "按行业分",  # 2-25 按行业分规上工业企业专利情况 (by industry, not by region)
 }
 
 
@@ -85,7 +85,9 @@ def misfiled_files(snapshot_dir: Path) -> frozenset[str]:
             continue
         first_cell = normalise_label(open_workbook(path)[0].value(0, 0))
         if words not in first_cell:
-            raise SourceFormatError(f"{YEARBOOK_DIR}/{relpath}, cell A1: listed as misfiled (a table {words}), "
-                                    f"but the title now reads {first_cell!r}: remove it from MISFILED")
+            raise SourceFormatError(
+                f"{YEARBOOK_DIR}/{relpath}, cell A1: listed as misfiled (a table {words}), "
+                f"but the title now reads {first_cell!r}: remove it from MISFILED"
+            )
         names.add(path.name)
     return frozenset(names)

@@ -3,6 +3,7 @@
 Each table gives the total (合计) and the invention (发明), utility-model and design split; the total and
 invention columns are emitted. Hong Kong, Macao and Taiwan rows are kept as printed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

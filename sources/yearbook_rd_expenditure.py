@@ -1,5 +1,6 @@
 """Intramural R&D expenditure by region (万元): total and funding sources from table 1-13/1-14,
 basic research from table 1-7 (by type of activity)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Every edition restates its back years with revised GDP, so each edition's whole 
 together the editions form the revision history (e.g. Beijing 2018 is 6.17 in the 2019 edition and
 5.65 from the 2020 edition on). The 2021 and 2022 editions store unrounded floats; they are kept as found.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """R&D personnel full-time equivalent by region, yearbook table 1-4 (人年): the total column."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -14,14 +14,15 @@ split headers, numbers stored as text or as unrounded floats), so nothing here r
 
 Adapters describe their tables with :class:`YearbookTable` and call :func:`extract_rows`.
 """
+
 from __future__ import annotations
 
 import io
 import math
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import msoffcrypto
 import openpyxl
@@ -43,14 +44,14 @@ SOURCE_ID = "cn_sti_yearbook"
 
 # Workbooks saved as "read-only recommended" are encrypted with this password built into Excel.
 EXCEL_DEFAULT_PASSWORD = "VelvetSweatshop"
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"   # .xls, and encrypted .xlsx packages
-ZIP_SIGNATURE = b"PK\x03\x04"                         # plain .xlsx
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and encrypted .xlsx packages
+ZIP_SIGNATURE = b"PK\x03\x04"  # plain .xlsx
 IGNORED_SHEETS = {"CNKI"}
 WORKBOOK_SUFFIXES = (".xls", ".xlsx")
 
 # "<folder>__2019.xls" or "<folder>__funds-2019.xls": the number is the data year, not the edition.
 FILE_NAME = re.compile(r"__(?:(?P<kind>[a-z]+)-)?(?P<year>\d{4})$")
-WHITESPACE = re.compile(r"[\s\u200b\ufeff]+")   # \s covers CR/LF, U+3000 and no-break space
+WHITESPACE = re.compile(r"[\s\u200b\ufeff]+")  # \s covers CR/LF, U+3000 and no-break space
 YEAR_HEADER = re.compile(r"((?:19|20)\d{2})年?")
 TITLE_DATA_YEAR = re.compile(r"[（(]((?:19|20)\d{2})年[)）]")
 TITLE_EDITION = re.compile(r"中国科技统计年鉴[—–-]*((?:19|20)\d{2})")
@@ -97,7 +98,7 @@ def open_workbook(path: Path) -> list[Sheet]:
         return [Sheet("html", tuple(tuple(row) for row in page_grid(content.decode("utf-8", errors="replace"))))]
     try:
         sheets = _xlsx_sheets(content) if content.startswith(ZIP_SIGNATURE) else _xls_sheets(content)
-    except Exception as exc:   # xlrd and openpyxl raise many types; the reader needs the file name
+    except Exception as exc:  # xlrd and openpyxl raise many types; the reader needs the file name
         raise SourceFormatError(f"{path.name}: not a readable Excel workbook ({exc})") from exc
     return [sheet for sheet in sheets if sheet.name.strip() not in IGNORED_SHEETS]
 
@@ -113,7 +114,7 @@ def _decrypted_content(path: Path) -> bytes:
     try:
         office_file.load_key(password=EXCEL_DEFAULT_PASSWORD)
         office_file.decrypt(decrypted)
-    except Exception as exc:   # msoffcrypto signals a wrong password with several exception types
+    except Exception as exc:  # msoffcrypto signals a wrong password with several exception types
         raise SourceFormatError(
             f"{path.name}: encrypted with a password other than Excel's default read-only one ({exc})"
         ) from exc
@@ -137,8 +138,13 @@ def _xlsx_sheets(content: bytes) -> list[Sheet]:
     book = openpyxl.load_workbook(io.BytesIO(content), data_only=True)
     try:
         return [
-            Sheet(sheet.title, tuple(tuple("" if value is None else value for value in cells)
-                                     for cells in sheet.iter_rows(values_only=True)))
+            Sheet(
+                sheet.title,
+                tuple(
+                    tuple("" if value is None else value for value in cells)
+                    for cells in sheet.iter_rows(values_only=True)
+                ),
+            )
             for sheet in book.worksheets
         ]
     finally:
@@ -173,20 +179,20 @@ def _is_number(value) -> bool:
 @dataclass(frozen=True)
 class RegionRow:
     row: int
-    label: str      # Chinese label as printed, outer whitespace stripped ("北  京", "尔部地区" typos included)
-    label_en: str   # English label as printed ("Hbei", "Hong Kong, Macao & Taiwan")
+    label: str  # Chinese label as printed, outer whitespace stripped ("北  京", "尔部地区" typos included)
+    label_en: str  # English label as printed ("Hbei", "Hong Kong, Macao & Taiwan")
 
 
 @dataclass(frozen=True)
 class ParsedTable:
-    ref_path: str                  # snapshot-relative path, used in CellRefs and messages
+    ref_path: str  # snapshot-relative path, used in CellRefs and messages
     sheet: Sheet
-    title: str                     # whitespace-free text of the rows above the header block
-    units: tuple[str, ...]         # units of the 单位 line, e.g. ("个", "亿元"); () when there is none
+    title: str  # whitespace-free text of the rows above the header block
+    units: tuple[str, ...]  # units of the 单位 line, e.g. ("个", "亿元"); () when there is none
     header_rows: range
-    headers: dict[int, str]        # value column -> whitespace-free header text
+    headers: dict[int, str]  # value column -> whitespace-free header text
     regions: tuple[RegionRow, ...]
-    note: str                      # footnotes under the table, "" when none
+    note: str  # footnotes under the table, "" when none
 
     def cell_ref(self, row: int, col: int) -> CellRef:
         return CellRef(path=self.ref_path, sheet=self.sheet.name, row=row, col=col)
@@ -313,8 +319,10 @@ def _region_rows(
             return regions, row
         if not (label or label_en):
             if has_values:
-                raise SourceFormatError(f"{ref_path}, sheet '{sheet.name}', row {row + 1}: values without a region label")
-            continue   # spacer row
+                raise SourceFormatError(
+                    f"{ref_path}, sheet '{sheet.name}', row {row + 1}: values without a region label"
+                )
+            continue  # spacer row
         if labels.zh is not None and not label and not has_values and regions:
             # A long English label wrapped onto the next row ("Hong Kong," / "Macao & Taiwan").
             regions[-1] = replace(regions[-1], label_en=f"{regions[-1].label_en} {label_en}")
@@ -416,7 +424,7 @@ class IndicatorColumn:
 
     indicator_id: str
     header_keywords: tuple[str, ...]
-    units: tuple[str, ...]   # units the source may print for it; anything else is a layout error
+    units: tuple[str, ...]  # units the source may print for it; anything else is a layout error
 
 
 @dataclass(frozen=True)
@@ -429,11 +437,11 @@ class YearSeries:
 
 @dataclass(frozen=True)
 class YearbookTable:
-    folder: str                         # folder under cn_sti_yearbook_xls/
-    title_keywords: tuple[str, ...]     # words the table title must contain (guards against misfiled files)
-    columns: tuple[IndicatorColumn, ...] = ()   # region × indicator table: year = the file's data year
-    year_series: YearSeries | None = None       # region × year table
-    file_kind: str | None = None        # only files named "__<kind>-YYYY" ("amount", "funds")
+    folder: str  # folder under cn_sti_yearbook_xls/
+    title_keywords: tuple[str, ...]  # words the table title must contain (guards against misfiled files)
+    columns: tuple[IndicatorColumn, ...] = ()  # region × indicator table: year = the file's data year
+    year_series: YearSeries | None = None  # region × year table
+    file_kind: str | None = None  # only files named "__<kind>-YYYY" ("amount", "funds")
 
 
 @dataclass(frozen=True)
@@ -469,7 +477,9 @@ def _yearbook_file(path: Path) -> YearbookFile:
     return YearbookFile(path, int(match.group("year")), match.group("kind"))
 
 
-def extract_rows(tables: Sequence[YearbookTable], snapshot_dir: Path, skip_files: frozenset[str] = frozenset()) -> list[dict]:
+def extract_rows(
+    tables: Sequence[YearbookTable], snapshot_dir: Path, skip_files: frozenset[str] = frozenset()
+) -> list[dict]:
     """Tidy rows (common.TIDY_COLUMNS) for every file of every table, except files named in ``skip_files``
     (the adapter says why, e.g. a misfiled table)."""
     rows: list[dict] = []
@@ -541,7 +551,9 @@ def _checked_unit(table: ParsedTable, col: int, expected: tuple[str, ...]) -> st
     return unit
 
 
-def _column_rows(table: ParsedTable, file: YearbookFile, indicator_id: str, col: int, year: int, unit: str) -> Iterator[dict]:
+def _column_rows(
+    table: ParsedTable, file: YearbookFile, indicator_id: str, col: int, year: int, unit: str
+) -> Iterator[dict]:
     # The footnote goes only on the rows it names (sources/footnotes.py); a table-level one on none.
     scope = footnote_scope(table.note, {normalise_label(region.label) for region in table.regions})
     for region in table.regions:

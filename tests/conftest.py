@@ -1,4 +1,5 @@
 """Shared fixtures: one real build of the warehouse from the bundled snapshots per test session."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,12 +18,20 @@ os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
-def run_sti(args: list[str], home: Path, timeout: int = 600, env_extra: dict | None = None,
-            **kwargs) -> subprocess.CompletedProcess:
+def run_sti(
+    args: list[str], home: Path, timeout: int = 600, env_extra: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     """Run the `sti` command the way a user does, in its own process."""
     env = {**os.environ, "STI_HOME": str(home), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "sti_portal", *args], cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "sti_portal", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +69,13 @@ def serving(home: Path):
     # pipe would stall the server after a few hundred log lines.
     log = tempfile.NamedTemporaryFile(prefix="sti-serve-", suffix=".log", delete=False)
     # One worker: the tests of the in-process response cache expect the second request to meet the first one's.
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
-                               cwd=REPO_ROOT,
-                               env={**os.environ, "STI_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "STI_HOME": str(home)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:

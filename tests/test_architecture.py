@@ -3,6 +3,7 @@
 The layers contract itself (imports only point down the data path, no cycles) is import-linter's, in
 pyproject.toml ([tool.importlinter]); tests/test_lint.py runs it and ruff.
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,8 +27,11 @@ def test_there_are_product_modules_to_measure():
 
 
 def test_no_product_module_is_over_600_lines():
-    too_long = {str(p.relative_to(REPO_ROOT)): n for p in product_modules()
-                if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    too_long = {
+        str(p.relative_to(REPO_ROOT)): n
+        for p in product_modules()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines (split them by concern): {too_long}"
 
 

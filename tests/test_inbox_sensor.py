@@ -4,6 +4,7 @@ The sensor is evaluated with Dagster's own API (build_sensor_context) and each r
 executed with the RunRequest's config and tags on a Dagster instance; the verdict shows in the run
 status, tags, asset check results and materialisation metadata.
 """
+
 import os
 import time
 
@@ -23,8 +24,9 @@ def inbox_home(built_home, tmp_path, monkeypatch):
 def evaluate(defs, instance, home, cursor=None):
     from pipelines.resources import StiHome
 
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                      resources={"sti_home": StiHome(home=str(home))})
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources={"sti_home": StiHome(home=str(home))}
+    )
     return defs.get_sensor_def("inbox_sensor")(context)
 
 
@@ -35,7 +37,7 @@ def test_a_file_dropped_in_the_inbox_is_published_by_the_sensor_run(inbox_home):
     inbox = home / "inbox"
     good = stage(GOOD / "beijing_2022_revision.csv", inbox)
     bad = stage(BAD / "wan_yuan_for_percent.csv", inbox)
-    (inbox / "~$lock-file-of-excel.xlsx").write_bytes(b"")   # ignored: Excel's lock file
+    (inbox / "~$lock-file-of-excel.xlsx").write_bytes(b"")  # ignored: Excel's lock file
     before = published_state(home)
 
     with dg.DagsterInstance.ephemeral() as instance:
@@ -46,22 +48,38 @@ def test_a_file_dropped_in_the_inbox_is_published_by_the_sensor_run(inbox_home):
         job = defs.resolve_job_def("load_upload")
         runs = {}
         for name, request in requests.items():
-            runs[name] = job.execute_in_process(run_config=request.run_config, tags=request.tags, instance=instance,
-                                                raise_on_error=False)
+            runs[name] = job.execute_in_process(
+                run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False
+            )
 
         # the good file: run succeeded, checks passed, the portal's sti.db has the value
         run = instance.get_run_by_id(runs[good.name].run_id)
         assert run.status == dg.DagsterRunStatus.SUCCESS
         assert run.tags["sti/verdict"] == "accepted" and run.tags["sti/report"].endswith("report.html")
         checks = {e.check_name: e.passed for e in runs[good.name].get_asset_check_evaluations()}
-        assert checks == {"file_checks": True, **{f"gx_{s}": True for s in ("observations", "value_ranges", "coverage",
-                                                                          "additivity", "year_on_year", "bulletin_agreement")}}
+        assert checks == {
+            "file_checks": True,
+            **{
+                f"gx_{s}": True
+                for s in (
+                    "observations",
+                    "value_ranges",
+                    "coverage",
+                    "additivity",
+                    "year_on_year",
+                    "bulletin_agreement",
+                )
+            },
+        }
         metadata = runs[good.name].asset_materializations_for_node("statistician_upload")
         upload_meta = next(m.metadata for m in metadata if m.asset_key.to_user_string() == "statistician_upload")
         assert upload_meta["verdict"].value == "accepted" and os.path.exists(upload_meta["report_html"].value)
         assert "[LOADED] beijing_2022_revision.csv" in upload_meta["report"].value
-        assert query(home, "SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
-                           "AND year = 2022") == [(6.99,)]
+        assert query(
+            home,
+            "SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
+            "AND year = 2022",
+        ) == [(6.99,)]
         assert published_state(home) != before
         assert not good.exists() and len(list((home / "archive").glob("*__beijing_2022_revision.csv"))) == 1
 
@@ -109,8 +127,10 @@ def test_a_rejected_run_shows_a_problem_table_and_materialises_nothing(inbox_hom
     with dg.DagsterInstance.ephemeral() as instance:
         requests = {r.tags["sti/file"]: r for r in evaluate(defs, instance, home).run_requests}
         job = defs.resolve_job_def("load_upload")
-        runs = {name: job.execute_in_process(run_config=r.run_config, tags=r.tags, instance=instance,
-                                             raise_on_error=False) for name, r in requests.items()}
+        runs = {
+            name: job.execute_in_process(run_config=r.run_config, tags=r.tags, instance=instance, raise_on_error=False)
+            for name, r in requests.items()
+        }
         rejected = runs[bad.name]
         assert not rejected.success
         assert not rejected.asset_materializations_for_node("statistician_upload")
@@ -125,8 +145,11 @@ def test_a_rejected_run_shows_a_problem_table_and_materialises_nothing(inbox_hom
 
         accepted = runs[good.name]
         assert accepted.success
-        keys = {m.asset_key.to_user_string() for m in accepted.get_asset_materialization_events()
-                for m in [m.event_specific_data.materialization]}
+        keys = {
+            m.asset_key.to_user_string()
+            for m in accepted.get_asset_materialization_events()
+            for m in [m.event_specific_data.materialization]
+        }
         assert keys == {"statistician_upload"}
         # each run keeps its own verdict: the rejection is still on its run after the good file was loaded
         assert instance.get_run_by_id(rejected.run_id).tags["sti/verdict"] == "rejected"
@@ -141,18 +164,18 @@ def test_a_file_still_being_copied_is_not_requested_until_it_holds_still(inbox_h
     inbox = home / "inbox"
     source = (GOOD / "beijing_2022_revision.csv").read_bytes()
     target = inbox / "slow_copy.csv"
-    (inbox / "slow_copy.csv.part").write_bytes(source)           # the drop protocol: a .part name is never read
-    target.write_bytes(source[:40])                               # a slow writer, paused half-way
+    (inbox / "slow_copy.csv.part").write_bytes(source)  # the drop protocol: a .part name is never read
+    target.write_bytes(source[:40])  # a slow writer, paused half-way
     old = time.time() - 10
     os.utime(target, (old, old))
     with dg.DagsterInstance.ephemeral() as instance:
         first = evaluate(defs, instance, home)
         assert not first.run_requests and "not yet complete" in first.skip_reason.skip_message
-        with open(target, "ab") as handle:                        # the writer goes on
+        with open(target, "ab") as handle:  # the writer goes on
             handle.write(source[40:])
         os.utime(target, (old + 1, old + 1))
         second = evaluate(defs, instance, home, cursor=first.cursor)
-        assert not second.run_requests                            # changed since last seen: still waiting
+        assert not second.run_requests  # changed since last seen: still waiting
         third = evaluate(defs, instance, home, cursor=second.cursor)
         [request] = third.run_requests
         assert request.tags["sti/file"] == "slow_copy.csv"
@@ -160,7 +183,8 @@ def test_a_file_still_being_copied_is_not_requested_until_it_holds_still(inbox_h
         with open(target, "ab") as handle:
             handle.write(b"110000,rd_intensity,2021,6.5,%,,,\n")
         run = defs.resolve_job_def("load_upload").execute_in_process(
-            run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+            run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False
+        )
         assert not run.success and target.exists()
         failure = next(e for e in run.all_events if e.is_step_failure).step_failure_data.user_failure_data
         assert "still being written" in failure.description

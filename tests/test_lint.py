@@ -2,6 +2,7 @@
 
 Each runs as the command a developer would type, so a red test here is the same message as at the desk.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -13,8 +14,9 @@ BIN = Path(sys.executable).parent
 
 
 def run(*command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / command[0]), *command[1:]], cwd=REPO_ROOT, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [str(BIN / command[0]), *command[1:]], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_imports_point_down_the_data_path_and_have_no_cycles():

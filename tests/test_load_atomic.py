@@ -6,6 +6,7 @@ and the test kills it with SIGKILL there. Readers' paths (STI_HOME/sti.db and
 warehouse.duckdb) must then show the previous state byte for byte (or, once the switch is done, the new
 state, complete), and the next load must succeed.
 """
+
 import os
 import signal
 import subprocess
@@ -16,16 +17,26 @@ from conftest import REPO_ROOT, run_sti
 from fault_injection.sitecustomize import marker_name
 from upload_helpers import GOOD, build_digests, copy_home, published_state, query, stage
 
-BEIJING_2022 = ("SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
-                "AND year = 2022")
+BEIJING_2022 = (
+    "SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' AND year = 2022"
+)
 
 
 def kill_load_at(point: str, home, upload) -> None:
     hook = REPO_ROOT / "tests" / "fault_injection"
-    env = {**os.environ, "STI_HOME": str(home), "STI_FAULT_PAUSE_AT": point,
-           "PYTHONPATH": os.pathsep.join([str(hook), str(REPO_ROOT)])}
-    process = subprocess.Popen([sys.executable, "-m", "sti_portal", "load", str(upload)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "STI_HOME": str(home),
+        "STI_FAULT_PAUSE_AT": point,
+        "PYTHONPATH": os.pathsep.join([str(hook), str(REPO_ROOT)]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sti_portal", "load", str(upload)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     marker = home / marker_name(point)
     deadline = time.monotonic() + 300
     while not marker.exists():
@@ -49,8 +60,8 @@ def test_sigkill_during_a_load_leaves_the_old_or_the_new_state(built_home, tmp_p
         warehouse, portal = build_digests(home)
         assert warehouse == portal
         assert query(home, BEIJING_2022) == [(6.84,)]
-        assert upload.exists()                                        # the statistician's file is still there
-        assert not list((home / "archive").glob("*.source.json"))     # nothing archived as published
+        assert upload.exists()  # the statistician's file is still there
+        assert not list((home / "archive").glob("*.source.json"))  # nothing archived as published
         left = [g for g in (home / "generations").iterdir() if g.resolve() != (home / "current").resolve()]
         assert left, "the killed load left its unpublished generation behind (collected by the next writer)"
 
@@ -70,8 +81,10 @@ def test_sigkill_during_a_load_leaves_the_old_or_the_new_state(built_home, tmp_p
     assert now["current"] != loaded["current"]
     warehouse, portal = build_digests(home)
     assert warehouse == portal
-    assert query(home, "SELECT value FROM observations WHERE region_code = '330000' AND indicator_id = 'rd_intensity' "
-                       "AND year = 2024") == [(3.27,)]
+    assert query(
+        home,
+        "SELECT value FROM observations WHERE region_code = '330000' AND indicator_id = 'rd_intensity' AND year = 2024",
+    ) == [(3.27,)]
     assert second.exists() and any((home / "archive" / ".staging").iterdir())
     result = run_sti(["load", str(second)], home)
     assert result.returncode == 0, result.stdout + result.stderr

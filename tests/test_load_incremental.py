@@ -1,20 +1,21 @@
 """`sti load` appends a batch to the published generation (sti_portal/publish/incremental.py) and must publish
 exactly what a rebuild from every input publishes: same fact rows and content digest, same published
 rows, same downloads for what changed, the untouched download parts shared with the old version."""
+
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
-
-from sti_portal.publish import downloads
-from sti_portal.uploads import load
-from sti_portal.core.settings import Paths
 from upload_helpers import GOOD, build_digests, copy_home, query, stage
 
-NOW = datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+from sti_portal.core.settings import Paths
+from sti_portal.publish import downloads
+from sti_portal.uploads import base, load
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 # tianjin_2012_2019_edition.csv restates the 2019 edition's Tianjin R&D intensity 2012 (2.8, before the GDP
 # revision): the current 2012 value then joins 2011 smoothly and 2013 (2024 edition, 4.3) becomes the break.
 FILES = ["guangdong_2024_bom.csv", "beijing_2022_revision.csv", "tianjin_2012_2019_edition.csv"]
@@ -23,8 +24,16 @@ KEYED_TABLES = {
     "observation_history": "region_code, indicator_id, year, release",
     "revisions": "region_code, indicator_id, year, new_release",
 }
-WHOLE_TABLES = ["releases", "region_aliases", "target_progress", "indicators", "regions", "sources",
-                "reported_vs_official", "target_region_summary"]
+WHOLE_TABLES = [
+    "releases",
+    "region_aliases",
+    "target_progress",
+    "indicators",
+    "regions",
+    "sources",
+    "reported_vs_official",
+    "target_region_summary",
+]
 
 
 def _load(home, tmp_path, rebuild: bool):
@@ -75,32 +84,45 @@ def test_appending_publishes_the_rebuilds_rows(both_ways, table):
 
 def test_the_loaded_values_are_current_with_their_derived_value(both_ways):
     appended, _, _, _ = both_ways
-    (value, release), = query(appended, "SELECT value, release FROM observations WHERE region_code = '440000' "
-                                        "AND indicator_id = 'invention_patents_in_force' AND year = 2024")
-    assert value == 781000.0 and release.startswith("upload_")   # 78.1 万件 in guangdong_2024_bom.csv
-    population = query(appended, "SELECT value FROM observations WHERE region_code = '440000' "
-                                 "AND indicator_id = 'population' AND year = 2024")
-    derived = query(appended, "SELECT value FROM observations WHERE region_code = '440000' "
-                              "AND indicator_id = 'invention_patents_per_10k' AND year = 2024")
+    ((value, release),) = query(
+        appended,
+        "SELECT value, release FROM observations WHERE region_code = '440000' "
+        "AND indicator_id = 'invention_patents_in_force' AND year = 2024",
+    )
+    assert value == 781000.0 and release.startswith("upload_")  # 78.1 万件 in guangdong_2024_bom.csv
+    population = query(
+        appended,
+        "SELECT value FROM observations WHERE region_code = '440000' AND indicator_id = 'population' AND year = 2024",
+    )
+    derived = query(
+        appended,
+        "SELECT value FROM observations WHERE region_code = '440000' "
+        "AND indicator_id = 'invention_patents_per_10k' AND year = 2024",
+    )
     if population:
         assert derived == [(pytest.approx(781000.0 / population[0][0]),)]
     else:
         assert derived == []
-    (value,), = query(appended, "SELECT value FROM observations WHERE region_code = '110000' "
-                                "AND indicator_id = 'rd_intensity' AND year = 2022")
+    ((value,),) = query(
+        appended,
+        "SELECT value FROM observations WHERE region_code = '110000' AND indicator_id = 'rd_intensity' AND year = 2022",
+    )
     assert value == 6.99
 
 
 def test_a_load_moves_the_series_break_to_the_year_after_in_both_ways(both_ways, built_home):
     """The break flag of the year AFTER a loaded value is rewritten by the incremental path as by a rebuild."""
-    sql = ("SELECT year, value, obs_status FROM observations WHERE region_code = '120000' "
-           "AND indicator_id = 'rd_intensity' AND year BETWEEN 2011 AND 2013 ORDER BY year")
+    sql = (
+        "SELECT year, value, obs_status FROM observations WHERE region_code = '120000' "
+        "AND indicator_id = 'rd_intensity' AND year BETWEEN 2011 AND 2013 ORDER BY year"
+    )
     assert query(built_home, sql) == [(2011, 2.63, ""), (2012, 3.99, "b"), (2013, 4.3, "")]
     for home in both_ways[:2]:
         assert query(home, sql) == [(2011, 2.63, ""), (2012, 2.8, ""), (2013, 4.3, "b")], home
-    history = ("SELECT obs_status FROM observation_history WHERE region_code = '120000' "
-               "AND indicator_id = 'rd_intensity'")
-    assert {row[0] for row in query(both_ways[0], history)} == {""}   # the sources' own statuses are untouched
+    history = (
+        "SELECT obs_status FROM observation_history WHERE region_code = '120000' AND indicator_id = 'rd_intensity'"
+    )
+    assert {row[0] for row in query(both_ways[0], history)} == {""}  # the sources' own statuses are untouched
 
 
 def test_untouched_download_parts_are_shared_with_the_old_version(both_ways):
@@ -111,7 +133,7 @@ def test_untouched_download_parts_are_shared_with_the_old_version(both_ways):
         if not path.is_file() or path.name == "manifest.json":
             continue
         if inodes_before.get(str(path.relative_to(new_version))) == path.stat().st_ino:
-            shared += 1   # hard-linked from the version published before the load
+            shared += 1  # hard-linked from the version published before the load
         else:
             changed += 1
     assert shared > changed > 0, (shared, changed)
@@ -126,16 +148,18 @@ def test_appended_downloads_equal_a_full_build_of_the_same_sti_db(both_ways, tmp
     assert manifests[0]["files"] == manifests[1]["files"]
     for entry in manifests[0]["files"]:
         if entry["kind"] == "zip":
-            continue   # assembled from the same parts; compressing it twice here would only cost time
-        served = [b"".join(downloads.iter_download(folder, manifest, entry))
-                  for folder, manifest in ((full, manifests[0]), (version, manifests[1]))]
+            continue  # assembled from the same parts; compressing it twice here would only cost time
+        served = [
+            b"".join(downloads.iter_download(folder, manifest, entry))
+            for folder, manifest in ((full, manifests[0]), (version, manifests[1]))
+        ]
         assert served[0] == served[1], entry["path"]
 
 
 def test_a_load_into_a_home_without_a_publication_rebuilds(tmp_path, built_home):
     home = copy_home(built_home, tmp_path / "home")
     (home / "current").unlink()
-    assert load._incremental_base(Paths(home)) is None
+    assert base.incremental_base(Paths(home)) is None
 
 
 def test_validation_results_record_the_scoped_suites(both_ways):

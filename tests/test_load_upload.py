@@ -2,20 +2,21 @@
 
 Real files, real `sti` processes, real DuckDB and SQLite files, a real Datasette over HTTP.
 """
+
 import json
-import os
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-
 from conftest import REPO_ROOT, run_sti
-from upload_helpers import (BAD, GOOD, Serving, build_digests, copy_home, published_state, query, sha256, stage)
+from upload_helpers import BAD, GOOD, Serving, build_digests, copy_home, published_state, query, sha256, stage
 
-BEIJING_2022 = ("SELECT value, release, source_ref FROM observations WHERE region_code = '110000' "
-                "AND indicator_id = 'rd_intensity' AND year = 2022")
+BEIJING_2022 = (
+    "SELECT value, release, source_ref FROM observations WHERE region_code = '110000' "
+    "AND indicator_id = 'rd_intensity' AND year = 2022"
+)
 
 
 def test_revision_round_trip_idempotent_reload_and_rebuild(built_home, tmp_path):
@@ -30,7 +31,7 @@ def test_revision_round_trip_idempotent_reload_and_rebuild(built_home, tmp_path)
     assert "[LOADED] beijing_2022_revision.csv" in output and "Traceback" not in output
 
     # observations shows the new value, with the archived file as its source
-    (value, release, source_ref), = query(home, BEIJING_2022)
+    ((value, release, source_ref),) = query(home, BEIJING_2022)
     assert value == 6.99 and release == f"upload_{release.split('_')[1]}_{digest[:8]}"
     assert source_ref == f"archive/{release}__beijing_2022_revision.csv#row=2,col=value"
     archived = home / source_ref.split("#")[0]
@@ -39,19 +40,30 @@ def test_revision_round_trip_idempotent_reload_and_rebuild(built_home, tmp_path)
     assert sidecar["sha256"] == digest and sidecar["original_name"] == "beijing_2022_revision.csv"
     assert sidecar["release"] == release and sidecar["loaded_at"].endswith("Z")
     # the history keeps every release, the revisions view lists the change
-    history = query(home, "SELECT release, value FROM observation_history WHERE region_code = '110000' "
-                          "AND indicator_id = 'rd_intensity' AND year = 2022 ORDER BY vintage, release")
+    history = query(
+        home,
+        "SELECT release, value FROM observation_history WHERE region_code = '110000' "
+        "AND indicator_id = 'rd_intensity' AND year = 2022 ORDER BY vintage, release",
+    )
     assert history[-1] == (release, 6.99) and ("cn_sti_yearbook_2024", 6.84) in history and len(history) == 4
-    revision = query(home, "SELECT old_release, new_release, old_value, new_value, round(difference, 2) FROM revisions "
-                           "WHERE region_code = '110000' AND indicator_id = 'rd_intensity' AND year = 2022 "
-                           "AND new_release = ?", release)
+    revision = query(
+        home,
+        "SELECT old_release, new_release, old_value, new_value, round(difference, 2) FROM revisions "
+        "WHERE region_code = '110000' AND indicator_id = 'rd_intensity' AND year = 2022 "
+        "AND new_release = ?",
+        release,
+    )
     assert revision == [("cn_sti_yearbook_2024", release, 6.84, 6.99, 0.15)]
-    assert query(home, "SELECT release_kind, vintage FROM releases WHERE release_id = ?", release) == \
-        [("upload", sidecar["vintage"])]
+    assert query(home, "SELECT release_kind, vintage FROM releases WHERE release_id = ?", release) == [
+        ("upload", sidecar["vintage"])
+    ]
     # the portal serves it
     with Serving(home) as url:
-        rows = httpx.get(f"{url}/sti/observations.json", params={"region_code": "110000", "indicator_id": "rd_intensity",
-                                                                 "year": "2022", "_shape": "array"}, timeout=30).json()
+        rows = httpx.get(
+            f"{url}/sti/observations.json",
+            params={"region_code": "110000", "indicator_id": "rd_intensity", "year": "2022", "_shape": "array"},
+            timeout=30,
+        ).json()
         assert [(r["value"], r["release"]) for r in rows] == [(6.99, release)]
 
     # the same bytes again: nothing to do, nothing changes
@@ -81,16 +93,22 @@ def test_gbk_bom_xlsx_and_yearbook_files_load_in_one_batch(built_home, tmp_path)
     assert output.count("[LOADED]") == 4 and "Traceback" not in output
 
     def current(region, indicator, year):
-        return query(home, "SELECT value, obs_status, unit, release FROM observations WHERE region_code = ? "
-                           "AND indicator_id = ? AND year = ?", region, indicator, year)[0]
+        return query(
+            home,
+            "SELECT value, obs_status, unit, release FROM observations WHERE region_code = ? "
+            "AND indicator_id = ? AND year = ?",
+            region,
+            indicator,
+            year,
+        )[0]
 
-    assert current("130000", "rd_intensity", 2024)[:3] == (2.16, "p", "%")            # GBK, ２０２４, 初步
-    assert current("130000", "rd_expenditure", 2024)[:3] == (982.31, "p", "亿元")      # "9,823,100" 万元
-    assert current("120000", "tech_contract_turnover", 2024)[:2] == (None, "m")       # "—": a gap, not 0
-    assert current("440000", "invention_patents_in_force", 2024)[0] == 781000          # 78.1 万件
-    assert current("440000", "hightech_enterprises_certified", 2024)[0] == 27000       # 2.7 万家
+    assert current("130000", "rd_intensity", 2024)[:3] == (2.16, "p", "%")  # GBK, ２０２４, 初步
+    assert current("130000", "rd_expenditure", 2024)[:3] == (982.31, "p", "亿元")  # "9,823,100" 万元
+    assert current("120000", "tech_contract_turnover", 2024)[:2] == (None, "m")  # "—": a gap, not 0
+    assert current("440000", "invention_patents_in_force", 2024)[0] == 781000  # 78.1 万件
+    assert current("440000", "hightech_enterprises_certified", 2024)[0] == 27000  # 2.7 万家
     assert current("330000", "tech_contract_turnover", 2024)[0] == 3156.2
-    beijing_2023 = current("110000", "rd_intensity", 2023)                            # the yearbook table upload
+    beijing_2023 = current("110000", "rd_intensity", 2023)  # the yearbook table upload
     assert beijing_2023[0] == 6.80 and beijing_2023[3].startswith("upload_")
     per_10k = current("440000", "invention_patents_per_10k", 2024)[0]
     population = current("440000", "population", 2024)[0]
@@ -119,12 +137,20 @@ def test_a_second_writer_waits_for_the_lock_then_gives_up_clearly(built_home, tm
     home = copy_home(built_home, tmp_path / "home")
     upload = stage(GOOD / "beijing_2022_revision.csv", tmp_path / "desk")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from sti_portal.core import settings as config;"
-                               "from sti_portal.publish import generations;"
-                               "paths = config.Paths(Path(sys.argv[1]));"
-                               "ctx = generations.writer_lock(paths, purpose='test holder'); ctx.__enter__();"
-                               "print('locked', flush=True); time.sleep(120)", str(home)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from sti_portal.core import settings as config;"
+            "from sti_portal.publish import generations;"
+            "paths = config.Paths(Path(sys.argv[1]));"
+            "ctx = generations.writer_lock(paths, purpose='test holder'); ctx.__enter__();"
+            "print('locked', flush=True); time.sleep(120)",
+            str(home),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = published_state(home)

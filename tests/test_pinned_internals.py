@@ -4,6 +4,7 @@ Each is used in one place (sti_portal/quality/runner.py for GX, sti_portal/cli/b
 when a pinned version changes them this test names what moved, instead of a build failing somewhere
 downstream. Datasette's are in portal/site/datasette_internals.py (tests/test_datasette_internals.py).
 """
+
 import dagster as dg
 import great_expectations as gx
 from great_expectations.data_context.types.base import DataContextConfig

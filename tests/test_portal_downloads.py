@@ -382,9 +382,10 @@ def test_publish_swaps_the_downloads_with_the_database_and_keeps_them_on_failure
     assert not first.exists() and second.exists() and third.exists()
     with sqlite3.connect(portal_db) as db:  # no VACUUM: the full-text index maps to the documents' rowids
         found = db.execute(
-            "SELECT d.text FROM policy_documents_fts f JOIN policy_documents d ON d.rowid = f.rowid "
-            "WHERE policy_documents_fts MATCH '科技创新'"
+            "SELECT ifnull(d.title, '') || ifnull(d.issuer, '') || ifnull(d.region, '') || d.text FROM policy_documents_fts f "
+            "JOIN policy_documents d ON d.rowid = f.rowid WHERE policy_documents_fts MATCH '科技创新'"
         ).fetchall()
+        # every hit holds the phrase in one of the indexed columns (a wrong rowid mapping would not)
         assert found and all("科技创新" in text for (text,) in found)
 
     before = sha256(portal_db)

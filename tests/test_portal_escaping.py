@@ -4,6 +4,7 @@ a region name inside the chart data or a policy document never runs.
 A copy of the session's sti.db is tainted with script tags and served by a real `sti serve`; the pages
 are checked over HTTP (escaped text present, no live tag) and in headless Chromium (no dialog opens).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,6 @@ import sqlite3
 
 import httpx
 import pytest
-
 from conftest import serving
 
 SCRIPT = '<script>alert("xss-{}")</script>'
@@ -21,25 +21,44 @@ BREAKOUT = '</script><script>alert("xss-{}")</script>'
 
 def taint(db_path) -> None:
     with sqlite3.connect(db_path) as db:
-        db.execute("UPDATE sources SET title_en = ? || title_en, publisher = ? WHERE source_id = 'cn_sti_yearbook'",
-                   (SCRIPT.format("source-title"), '<img src=x onerror=alert("xss-publisher")>'))
-        db.execute("UPDATE sources SET url = 'javascript:alert(\"xss-url\")' WHERE source_id = 'innocom_hitech_enterprises'")
-        db.execute("UPDATE indicators SET caveats = ? || caveats, definition = ? WHERE indicator_id = 'rd_intensity'",
-                   (SCRIPT.format("caveat"), BREAKOUT.format("definition")))
-        db.execute("UPDATE observations SET region_en = ? WHERE region_code = '110000'", (BREAKOUT.format("chart-data"),))
-        db.execute("UPDATE observations SET note = ? WHERE region_code = '310000' AND indicator_id = 'rd_intensity'",
-                   (SCRIPT.format("note"),))
+        db.execute(
+            "UPDATE sources SET title_en = ? || title_en, publisher = ? WHERE source_id = 'cn_sti_yearbook'",
+            (SCRIPT.format("source-title"), '<img src=x onerror=alert("xss-publisher")>'),
+        )
+        db.execute(
+            "UPDATE sources SET url = 'javascript:alert(\"xss-url\")' WHERE source_id = 'innocom_hitech_enterprises'"
+        )
+        db.execute(
+            "UPDATE indicators SET caveats = ? || caveats, definition = ? WHERE indicator_id = 'rd_intensity'",
+            (SCRIPT.format("caveat"), BREAKOUT.format("definition")),
+        )
+        db.execute(
+            "UPDATE observations SET region_en = ? WHERE region_code = '110000'", (BREAKOUT.format("chart-data"),)
+        )
+        db.execute(
+            "UPDATE observations SET note = ? WHERE region_code = '310000' AND indicator_id = 'rd_intensity'",
+            (SCRIPT.format("note"),),
+        )
         db.execute("UPDATE regions SET name_en = ? WHERE region_code = '440000'", (SCRIPT.format("region"),))
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if "policy_documents" in tables:
-            db.execute("UPDATE policy_documents SET title = ? || title, text = ? || text",
-                       (SCRIPT.format("policy-title"), SCRIPT.format("policy-text")))
+            db.execute(
+                "UPDATE policy_documents SET title = ? || title, text = ? || text",
+                (SCRIPT.format("policy-title"), SCRIPT.format("policy-text")),
+            )
         if "targets" in tables:
-            db.execute("UPDATE targets SET span = ? || span, indicator_text = ? WHERE statement_id = ?",
-                       (SCRIPT.format("span"), BREAKOUT.format("indicator-text"), "002_a85baa3503116d35:1459-1475"))
-            db.execute("UPDATE target_progress SET rule = ? || rule, caveat = ? || caveat WHERE statement_id = ?",
-                       (SCRIPT.format("rule"), '<img src=x onerror=alert("xss-caveat-img")>',
-                        "002_a85baa3503116d35:1459-1475"))
+            db.execute(
+                "UPDATE targets SET span = ? || span, indicator_text = ? WHERE statement_id = ?",
+                (SCRIPT.format("span"), BREAKOUT.format("indicator-text"), "002_a85baa3503116d35:1459-1475"),
+            )
+            db.execute(
+                "UPDATE target_progress SET rule = ? || rule, caveat = ? || caveat WHERE statement_id = ?",
+                (
+                    SCRIPT.format("rule"),
+                    '<img src=x onerror=alert("xss-caveat-img")>',
+                    "002_a85baa3503116d35:1459-1475",
+                ),
+            )
             db.execute("UPDATE policy_documents SET url = 'javascript:alert(\"xss-doc-url\")' WHERE url IS NOT NULL")
         db.commit()
 
@@ -54,11 +73,24 @@ def tainted_url(built_home, tmp_path_factory):
         yield url
 
 
-PAGES = ["/", "/indicator/rd_intensity", "/indicator/hightech_enterprises_certified", "/region/110000",
-         "/region/440000", "/map/rd_intensity", "/downloads", "/sti/sources", "/sti/indicators",
-         "/sti/observations?region_code=310000&indicator_id=rd_intensity",
-         "/sti/ranking?indicator=rd_intensity&year=2023", "/targets", "/targets?region=130000", "/targets?q=xs",
-         "/sti/region_targets?region=130000", "/sti/search_policy_documents?q=xs"]
+PAGES = [
+    "/",
+    "/indicator/rd_intensity",
+    "/indicator/hightech_enterprises_certified",
+    "/region/110000",
+    "/region/440000",
+    "/map/rd_intensity",
+    "/downloads",
+    "/sti/sources",
+    "/sti/indicators",
+    "/sti/observations?region_code=310000&indicator_id=rd_intensity",
+    "/sti/ranking?indicator=rd_intensity&year=2023",
+    "/targets",
+    "/targets?region=130000",
+    "/targets?q=xs",
+    "/sti/region_targets?region=130000",
+    "/sti/search_policy_documents?q=xs",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -78,13 +110,16 @@ def test_escaped_text_is_shown_where_it_was_put(tainted_url):
     assert "&lt;/script&gt;&lt;script&gt;alert(&#34;xss-definition&#34;)" in indicator
     # Chart data: the region name is inside <script type="application/json"> with < and > escaped.
     data = indicator.split('<script type="application/json" id="sti-chart-data">', 1)[1].split("</script>", 1)[0]
-    assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(\\\"xss-chart-data\\\")" in data
+    assert '\\u003c/script\\u003e\\u003cscript\\u003ealert(\\"xss-chart-data\\")' in data
     assert "<" not in data and ">" not in data
     certified = httpx.get(f"{tainted_url}/indicator/hightech_enterprises_certified", timeout=30).text
     assert 'javascript:alert("xss-url")' in certified.replace("&#34;", '"')  # shown as text
     assert 'href="javascript:' not in certified
     sources = httpx.get(f"{tainted_url}/sti/sources", timeout=30).text
-    assert "&lt;script&gt;alert(&#34;xss-source-title&#34;)" in sources or "&lt;script&gt;alert(&quot;xss-source-title" in sources
+    assert (
+        "&lt;script&gt;alert(&#34;xss-source-title&#34;)" in sources
+        or "&lt;script&gt;alert(&quot;xss-source-title" in sources
+    )
 
 
 def test_policy_text_is_escaped(tainted_url):

@@ -1,4 +1,5 @@
 """Datasette serving sti.db over real HTTP on loopback."""
+
 import csv
 import io
 
@@ -12,8 +13,15 @@ def get(url, **params):
 
 
 def test_observations_json_filtered_by_indicator_and_year(portal_url):
-    rows = get(f"{portal_url}/sti/observations.json", indicator_id="rd_intensity", year="2023",
-               region_level="province", _shape="array", _sort_desc="value", _size="max").json()
+    rows = get(
+        f"{portal_url}/sti/observations.json",
+        indicator_id="rd_intensity",
+        year="2023",
+        region_level="province",
+        _shape="array",
+        _sort_desc="value",
+        _size="max",
+    ).json()
     assert len(rows) == 31
     top = [(row["region_en"], row["value"]) for row in rows[:3]]
     assert top == [("Beijing", 6.73), ("Shanghai", 4.34), ("Tianjin", 3.58)]
@@ -22,8 +30,13 @@ def test_observations_json_filtered_by_indicator_and_year(portal_url):
 
 
 def test_observations_csv_filtered(portal_url):
-    response = get(f"{portal_url}/sti/observations.csv", indicator_id="rd_expenditure", year="2023",
-                   region_code="100000", _size="max")
+    response = get(
+        f"{portal_url}/sti/observations.csv",
+        indicator_id="rd_expenditure",
+        year="2023",
+        region_code="100000",
+        _size="max",
+    )
     assert response.headers["content-type"].startswith("text/plain") or "csv" in response.headers["content-type"]
     records = list(csv.DictReader(io.StringIO(response.text)))
     assert len(records) == 1
@@ -57,9 +70,13 @@ def test_sql_time_limit_and_row_limit_are_set(portal_url):
 
 # --------------------------------------------------------------------------- the response cache (sti_site.py)
 
+
 def test_pages_and_json_are_served_again_from_the_response_cache(portal_url):
-    for path in ["/indicator/patent_grants?year=2019", "/sti/observations.json?indicator_id=patent_grants&year=2019",
-                 "/sti/ranking.csv?indicator=patent_grants&year=2019"]:
+    for path in [
+        "/indicator/patent_grants?year=2019",
+        "/sti/observations.json?indicator_id=patent_grants&year=2019",
+        "/sti/ranking.csv?indicator=patent_grants&year=2019",
+    ]:
         first = httpx.get(f"{portal_url}{path}", timeout=30)
         again = httpx.get(f"{portal_url}{path}", timeout=30)
         assert first.status_code == again.status_code == 200, path
@@ -86,7 +103,9 @@ def _plugin_module():
 
     from conftest import REPO_ROOT
 
-    spec = importlib.util.spec_from_file_location("sti_site_for_tests", REPO_ROOT / "portal" / "plugins" / "sti_site.py")
+    spec = importlib.util.spec_from_file_location(
+        "sti_site_for_tests", REPO_ROOT / "portal" / "plugins" / "sti_site.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -124,8 +143,9 @@ def test_row_counts_and_cached_pages_follow_a_switch_to_a_new_publication(built_
     from test_portal_switch import make_generation, published_home, switch
 
     home = tmp_path / "home"
-    first = published_home(home, built_home)
+    published_home(home, built_home)
     with serving(home) as url:
+
         def count():
             response = get(f"{url}/sti/observations.json", _size="0")
             return response.json()["filtered_table_rows_count"], response.headers.get("x-sti-cache")

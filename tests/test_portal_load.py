@@ -1,12 +1,12 @@
 """A very short run of the load test (benchmarks/portal_load.py) against the session's portal: it must
 finish with zero errors. No timing is asserted here; the full 20 clients x 20 s run is reported by hand."""
+
 from __future__ import annotations
 
 import asyncio
 import importlib.util
 
 import pytest
-
 from conftest import REPO_ROOT
 
 

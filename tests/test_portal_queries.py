@@ -3,6 +3,7 @@
 The R&D intensity ranking is also checked against the original yearbook cells, read here with the
 independent xlrd reader of test_published_values (not the pipeline's adapter).
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,11 +13,17 @@ import re
 import httpx
 import pytest
 import yaml
-
 from test_published_values import REPO_ROOT, to_number, xls_cell
 
-QUERIES = ["ranking", "change_between_years", "region_profile", "first_release_vs_latest", "above_national_average",
-           "region_targets", "search_policy_documents"]
+QUERIES = [
+    "ranking",
+    "change_between_years",
+    "region_profile",
+    "first_release_vs_latest",
+    "above_national_average",
+    "region_targets",
+    "search_policy_documents",
+]
 
 
 def rows(portal_url: str, query: str, **params) -> list[dict]:
@@ -45,7 +52,10 @@ def test_ranking_rd_intensity_2023_matches_the_yearbook(portal_url):
     result = rows(portal_url, "ranking", indicator="rd_intensity", year="2023")
     assert len(result) == 31
     assert [(r["rank"], r["region_en"], r["value"]) for r in result[:3]] == [
-        (1, "Beijing", 6.73), (2, "Shanghai", 4.34), (3, "Tianjin", 3.58)]
+        (1, "Beijing", 6.73),
+        (2, "Shanghai", 4.34),
+        (3, "Tianjin", 3.58),
+    ]
     assert result[0]["region_zh"] == "北京" and result[0]["unit"] == "%"
     assert result[-1]["region_en"] == "Xizang" and result[-1]["rank"] == 31
     # The value of each of the top three is the number printed in the 2024 edition's table 1-8.
@@ -109,7 +119,9 @@ def test_first_release_vs_latest(portal_url):
     assert first_2012["latest_value"] == 1.91 and first_2012["revision"] == pytest.approx(-0.07)
     assert first_2012["latest_release"].startswith("cn_sti_yearbook_")
     # Beijing 2018: first published as 6.17 in the 2019 edition, later revised to 5.65.
-    beijing = {r["year"]: r for r in rows(portal_url, "first_release_vs_latest", indicator="rd_intensity", region="110000")}
+    beijing = {
+        r["year"]: r for r in rows(portal_url, "first_release_vs_latest", indicator="rd_intensity", region="110000")
+    }
     assert beijing[2018]["first_value"] == 6.17 and beijing[2018]["latest_value"] == 5.65
     everything = rows(portal_url, "first_release_vs_latest", indicator="rd_intensity", region="")
     assert len(everything) > len(national)
@@ -118,7 +130,15 @@ def test_first_release_vs_latest(portal_url):
 
 def test_above_national_average(portal_url):
     result = rows(portal_url, "above_national_average", indicator="rd_intensity", year="2023")
-    assert [r["region_en"] for r in result] == ["Beijing", "Shanghai", "Tianjin", "Guangdong", "Jiangsu", "Zhejiang", "Anhui"]
+    assert [r["region_en"] for r in result] == [
+        "Beijing",
+        "Shanghai",
+        "Tianjin",
+        "Guangdong",
+        "Jiangsu",
+        "Zhejiang",
+        "Anhui",
+    ]
     assert {r["national_average"] for r in result} == {2.65}
     assert result[0]["benchmark_basis"].startswith("national figure")
     assert result[-1]["value"] == 2.69
@@ -130,13 +150,16 @@ def test_above_national_average(portal_url):
     assert [r["region_code"] for r in grants] == [r["region_code"] for r in ranking if r["value"] > mean]
 
 
-@pytest.mark.parametrize("query,params", [
-    ("ranking", {"indicator": "rd_intensity", "year": "2023"}),
-    ("change_between_years", {"indicator": "patent_grants", "from_year": "2015", "to_year": "2023"}),
-    ("region_profile", {"region": "440000"}),
-    ("first_release_vs_latest", {"indicator": "rd_expenditure", "region": "100000"}),
-    ("above_national_average", {"indicator": "rd_intensity", "year": "2023"}),
-])
+@pytest.mark.parametrize(
+    "query,params",
+    [
+        ("ranking", {"indicator": "rd_intensity", "year": "2023"}),
+        ("change_between_years", {"indicator": "patent_grants", "from_year": "2015", "to_year": "2023"}),
+        ("region_profile", {"region": "440000"}),
+        ("first_release_vs_latest", {"indicator": "rd_expenditure", "region": "100000"}),
+        ("above_national_average", {"indicator": "rd_intensity", "year": "2023"}),
+    ],
+)
 def test_every_query_downloads_as_csv_bom_and_cited_json(portal_url, query, params):
     plain = httpx.get(f"{portal_url}/sti/{query}.csv", params={**params, "_size": "max"}, timeout=30)
     bom = httpx.get(f"{portal_url}/sti/{query}.csvbom", params={**params, "_size": "max"}, timeout=30)

@@ -1,6 +1,7 @@
 """A running portal follows a new publication: after `current` is switched to a new generation (as
 `sti build` / `sti load` do), Datasette's tables, the stored queries, the portal's pages and the
 downloads all show the new data, none the old, without a restart; the old generation may then go."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ import sqlite3
 
 import httpx
 import pytest
-
 from conftest import serving
 
 BEIJING_2023 = {"region_code": "110000", "indicator_id": "rd_intensity", "year": "2023", "_shape": "array"}
@@ -22,8 +22,11 @@ def make_generation(home, name, built_home, beijing_value=None):
     os.symlink((built_home / "downloads").resolve(), generation / "downloads")
     if beijing_value is not None:
         with sqlite3.connect(generation / "sti.db") as db:
-            db.execute("UPDATE observations SET value = ? WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
-                       "AND year = 2023", (beijing_value,))
+            db.execute(
+                "UPDATE observations SET value = ? WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
+                "AND year = 2023",
+                (beijing_value,),
+            )
             db.execute("UPDATE build_info SET value = 'switched' WHERE key = 'content_sha256'")
     return generation
 
@@ -55,8 +58,11 @@ def beijing_everywhere(url) -> set:
     seen = set()
     for _ in range(6):  # several requests, so every SQL thread's connection is used
         seen.add(httpx.get(f"{url}/sti/observations.json", params=BEIJING_2023, timeout=30).json()[0]["value"])
-        ranking = httpx.get(f"{url}/sti/ranking.json", params={"indicator": "rd_intensity", "year": "2023",
-                                                               "_shape": "array"}, timeout=30).json()
+        ranking = httpx.get(
+            f"{url}/sti/ranking.json",
+            params={"indicator": "rd_intensity", "year": "2023", "_shape": "array"},
+            timeout=30,
+        ).json()
         seen.add(ranking[0]["value"])
     page = httpx.get(f"{url}/indicator/rd_intensity", timeout=30).text
     seen.update(v for v in (6.73, 9.99) if f'title="{v}">' in page)

@@ -4,6 +4,7 @@ both with `sti replicas publish --warm` while clients keep asking: no request fa
 whole (its X-Sti-Publication header and its body are of the same publication) and, once the command
 returns, only the new publication is served, from a cache warmed before the switch. Also: the proxy caches per publication, compresses, answers
 conditional requests with 304, and static assets get long-lived immutable URLs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import REPO_ROOT
+from servers import require_nginx
 
 from benchmarks.stack import start_proxy, start_replica, stop
 from sti_portal.core.settings import Paths
@@ -33,29 +35,52 @@ def make_second_publication(builder: Path, first: Path) -> Path:
     second = builder / "generations" / f"{first.name}-second"
     shutil.copytree(first, second, symlinks=True, ignore=shutil.ignore_patterns(generations.MANIFEST))
     with sqlite3.connect(second / "sti.db") as db:
-        db.execute("UPDATE observations SET value = ? WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
-                   "AND year = 2023", (SWITCHED_VALUE,))
+        db.execute(
+            "UPDATE observations SET value = ? WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
+            "AND year = 2023",
+            (SWITCHED_VALUE,),
+        )
         db.execute("UPDATE build_info SET value = 'second-publication' WHERE key = 'content_sha256'")
-    (second / generations.MANIFEST).write_text(json.dumps({"kind": "test", "generation": second.name}), encoding="utf-8")
+    (second / generations.MANIFEST).write_text(
+        json.dumps({"kind": "test", "generation": second.name}), encoding="utf-8"
+    )
     return second
 
 
-def replicas_publish(builder: Path, generation: Path, homes: list[Path], map_file: Path, reload: str | None,
-                     warm: str | None = None):
-    command = [sys.executable, "-m", "sti_portal", "replicas", "publish", "--generation", str(generation),
-               "--nginx-map", str(map_file), *(["--warm", warm] if warm else [])]
+def replicas_publish(
+    builder: Path, generation: Path, homes: list[Path], map_file: Path, reload: str | None, warm: str | None = None
+):
+    command = [
+        sys.executable,
+        "-m",
+        "sti_portal",
+        "replicas",
+        "publish",
+        "--generation",
+        str(generation),
+        "--nginx-map",
+        str(map_file),
+        *(["--warm", warm] if warm else []),
+    ]
     for home in homes:
         command += ["--to", str(home)]
     if reload:
         command += ["--reload", reload]
-    result = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, "STI_HOME": str(builder)},
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env={**os.environ, "STI_HOME": str(builder)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
 @pytest.fixture()
 def stack(built_home, tmp_path):
+    require_nginx()
     first = generations.current_generation(Paths(built_home))
     homes = [tmp_path / "replica-a", tmp_path / "replica-b"]
     map_file = tmp_path / "proxy" / "sti-publication.map"
@@ -121,8 +146,14 @@ async def _load(url: str, stop_at: list[float], results: list, clients: int = 8)
                 sent = time.monotonic()
                 try:
                     response = await client.get(path)
-                    results.append((sent, response.status_code, response.headers.get("x-sti-publication"),
-                                    response.json()[0]["value"] if response.status_code == 200 else response.text[:200]))
+                    results.append(
+                        (
+                            sent,
+                            response.status_code,
+                            response.headers.get("x-sti-publication"),
+                            response.json()[0]["value"] if response.status_code == 200 else response.text[:200],
+                        )
+                    )
                 except (httpx.HTTPError, ValueError, IndexError, KeyError) as error:
                     results.append((sent, None, None, f"{type(error).__name__}: {error}"))
 
@@ -143,8 +174,15 @@ def test_a_publication_reaches_both_replicas_under_load_without_error_or_mixed_r
     async def scenario() -> None:
         load = asyncio.create_task(_load(proxy.url, stop_at, results))
         await asyncio.sleep(2)
-        published["log"] = await asyncio.to_thread(replicas_publish, tmp_path / "builder", second, stack["homes"],
-                                                   stack["map"], proxy.reload_command, proxy.url)
+        published["log"] = await asyncio.to_thread(
+            replicas_publish,
+            tmp_path / "builder",
+            second,
+            stack["homes"],
+            stack["map"],
+            proxy.reload_command,
+            proxy.url,
+        )
         published["at"] = time.monotonic()
         stop_at[0] = time.monotonic() + 3
         await load

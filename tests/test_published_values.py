@@ -7,6 +7,7 @@ reader (msoffcrypto + xlrd, the csv module, regular expressions over the HTML, o
 compare with what the real ``sti build`` published. Nothing from ``sources/`` or ``sti_portal/``
 is imported: the expected value never travels through the pipeline's own code.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,6 +57,7 @@ REGION_LABELS = {
 
 # --------------------------------------------------------------------------- fixture rows
 
+
 def load_fixture() -> list[dict]:
     with FIXTURE.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -86,6 +88,7 @@ def is_xlsx(row: dict) -> bool:
 
 # --------------------------------------------------------------------------- HTML pages and .xlsx
 
+
 @functools.cache
 def html_tables(relative_path: str) -> tuple[str, ...]:
     """Every <table>…</table> of the page, numbered by the position of its start tag (nesting respected)."""
@@ -93,20 +96,24 @@ def html_tables(relative_path: str) -> tuple[str, ...]:
     found = []
     for start in re.finditer(r"<table\b", text, re.I):
         depth = 0
-        for tag in re.finditer(r"<(/?)table\b[^>]*>", text[start.start():], re.I):
+        for tag in re.finditer(r"<(/?)table\b[^>]*>", text[start.start() :], re.I):
             depth += -1 if tag.group(1) else 1
             if depth == 0:
-                found.append(text[start.start(): start.start() + tag.end()])
+                found.append(text[start.start() : start.start() + tag.end()])
                 break
     return tuple(found)
 
 
 def html_rows(relative_path: str, table_no: int) -> list[list[str]]:
     table = html_tables(relative_path)[table_no - 1]
-    inner = re.sub(r"<table\b.*?</table>", "", table[table.index(">") + 1:], flags=re.S | re.I)
-    return [[re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", cell)))
-             for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
-            for tr in re.findall(r"<tr\b.*?(?=<tr\b|$)", inner, re.S | re.I)]
+    inner = re.sub(r"<table\b.*?</table>", "", table[table.index(">") + 1 :], flags=re.S | re.I)
+    return [
+        [
+            re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", cell)))
+            for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", tr, re.S | re.I)
+        ]
+        for tr in re.findall(r"<tr\b.*?(?=<tr\b|$)", inner, re.S | re.I)
+    ]
 
 
 def html_ref(cell: str) -> tuple[int, int, int]:
@@ -119,7 +126,7 @@ def html_ref(cell: str) -> tuple[int, int, int]:
 def xlsx_grid(relative_path: str, sheet: str) -> tuple[tuple, ...]:
     book = openpyxl.load_workbook(SNAPSHOTS / relative_path, read_only=True, data_only=True)
     worksheet = book[sheet]
-    worksheet.reset_dimensions()    # the stored dimension is wrong in these files
+    worksheet.reset_dimensions()  # the stored dimension is wrong in these files
     grid = tuple(tuple(r) for r in worksheet.iter_rows(values_only=True))
     book.close()
     return grid
@@ -131,6 +138,7 @@ def xlsx_cell(row: dict):
 
 
 # --------------------------------------------------------------------------- own readers
+
 
 @functools.cache
 def open_xls(relative_path: str) -> xlrd.Book:
@@ -234,6 +242,7 @@ def expected_source_ref(row: dict) -> str:
 
 # --------------------------------------------------------------------------- database
 
+
 @pytest.fixture(scope="module")
 def db(sti_db):
     connection = sqlite3.connect(f"file:{sti_db}?mode=ro", uri=True)
@@ -259,6 +268,7 @@ def current_value(db, region_code: str, indicator_id: str, year: int) -> tuple:
 
 
 # --------------------------------------------------------------------------- tests
+
 
 def test_fixture_is_broad_enough():
     assert len(FIXTURE_ROWS) >= 70
@@ -296,13 +306,14 @@ def test_fixture_cell_is_in_the_right_row_and_column(row):
         r, c = a1_to_index(row["cell"])
         assert grid[r][0] in REGION_LABELS[row["region_code"]], (row["cell"], grid[r])
         assert ("强度" in grid[0][c]) == (row["indicator_id"] == "rd_intensity"), (row["cell"], grid[0])
-        assert f"_{row['year']}.xlsx" in row["file"]     # the only place the transcription names its year
+        assert f"_{row['year']}.xlsx" in row["file"]  # the only place the transcription names its year
         return
     sheet = open_xls(row["file"]).sheet_by_name(row["sheet"])
     r, c = a1_to_index(row["cell"])
     label = re.sub(r"\s+", "", f"{sheet.cell_value(r, 0)}{sheet.cell_value(r, 1)}").lower()
     assert any(alias in label for alias in REGION_LABELS[row["region_code"]]), (
-        f"{row['file']}#{row['sheet']}!{row['cell']}: row label {label!r} is not region {row['region_code']}")
+        f"{row['file']}#{row['sheet']}!{row['cell']}: row label {label!r} is not region {row['region_code']}"
+    )
 
     def text(value) -> str:
         return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
@@ -310,7 +321,8 @@ def test_fixture_cell_is_in_the_right_row_and_column(row):
     above_in_column = " ".join(text(sheet.cell_value(i, c)) for i in range(r))
     titles = " ".join(text(sheet.cell_value(i, 0)) for i in range(min(r, 6)))
     assert re.search(rf"(?<!\d){row['year']}(?!\d)", above_in_column + " " + titles), (
-        f"{row['file']}#{row['sheet']}!{row['cell']}: year {row['year']} in neither column header nor title")
+        f"{row['file']}#{row['sheet']}!{row['cell']}: year {row['year']} in neither column header nor title"
+    )
 
 
 @pytest.mark.parametrize("row", FIXTURE_ROWS, ids=row_id)
@@ -319,13 +331,15 @@ def test_published_value_matches_source_cell(db, row):
     published = history_rows(db, row)
     assert published, (
         f"observation_history has no row for {row['region_code']}/{row['indicator_id']}/{row['year']} "
-        f"release {row['release']} (source {expected_source_ref(row)} = {expected!r})")
+        f"release {row['release']} (source {expected_source_ref(row)} = {expected!r})"
+    )
     assert len(published) == 1, f"several history rows for {row_id(row)}: {published}"
     value = published[0][0]
     assert value is not None, f"{row_id(row)} published as NULL but {expected_source_ref(row)} holds {expected!r}"
     assert math.isclose(value, expected, rel_tol=REL_TOL), (
         f"{row_id(row)}: published {value!r}, source {expected_source_ref(row)} gives {expected!r} "
-        f"(scale {row['scale']})")
+        f"(scale {row['scale']})"
+    )
 
 
 @pytest.mark.parametrize("row", FIXTURE_ROWS, ids=row_id)
@@ -334,10 +348,12 @@ def test_published_source_ref_names_the_fixture_cell(db, row):
     assert published, f"observation_history has no row for {row_id(row)}"
     refs = [ref for _, ref, _ in published]
     assert refs == [expected_source_ref(row)], (
-        f"{row_id(row)}: published source_ref {refs}, fixture names {expected_source_ref(row)!r}")
+        f"{row_id(row)}: published source_ref {refs}, fixture names {expected_source_ref(row)!r}"
+    )
 
 
 # --- hand-stated facts from the issue (no file read)
+
 
 def test_beijing_rd_intensity_2023_is_6_73(db):
     value, release, _ = current_value(db, "110000", "rd_intensity", 2023)
@@ -354,15 +370,20 @@ def test_beijing_rd_intensity_2018_current_and_first_vintage(db):
     assert value == pytest.approx(5.65, abs=1e-9), release
     first = db.execute(
         "SELECT value FROM observation_history WHERE region_code = '110000' AND indicator_id = 'rd_intensity' "
-        "AND year = 2018 AND release = 'cn_sti_yearbook_2019'").fetchall()
+        "AND year = 2018 AND release = 'cn_sti_yearbook_2019'"
+    ).fetchall()
     assert first == [(pytest.approx(6.17, abs=1e-9),)]
 
 
 # --- derived indicator recomputed from the raw cells
 
+
 def fixture_row(indicator_id: str, region_code: str, year: int) -> dict:
-    matches = [row for row in FIXTURE_ROWS
-               if (row["indicator_id"], row["region_code"], row["year"]) == (indicator_id, region_code, year)]
+    matches = [
+        row
+        for row in FIXTURE_ROWS
+        if (row["indicator_id"], row["region_code"], row["year"]) == (indicator_id, region_code, year)
+    ]
     assert len(matches) == 1, f"fixture needs exactly one {indicator_id}/{region_code}/{year} row"
     return matches[0]
 
@@ -375,20 +396,23 @@ def test_invention_patents_per_10k_recomputed(db, region_code, year):
     value, release, source_ref = current_value(db, region_code, "invention_patents_per_10k", year)
     assert value is not None and math.isclose(value, expected, rel_tol=REL_TOL), (
         f"invention_patents_per_10k {region_code} {year}: published {value!r} ({release}), "
-        f"{expected_source_ref(patents)} / {expected_source_ref(population)} = {expected!r}")
+        f"{expected_source_ref(patents)} / {expected_source_ref(population)} = {expected!r}"
+    )
     assert expected_source_ref(patents) in source_ref and expected_source_ref(population) in source_ref, source_ref
 
 
 # --- units
 
+
 def test_each_indicator_has_one_unit(db):
     mixed = db.execute(
         "SELECT indicator_id, group_concat(DISTINCT unit) FROM observations "
-        "GROUP BY indicator_id HAVING count(DISTINCT unit) > 1").fetchall()
+        "GROUP BY indicator_id HAVING count(DISTINCT unit) > 1"
+    ).fetchall()
     assert mixed == [], f"indicators published with more than one unit: {mixed}"
     unitless = db.execute(
-        "SELECT indicator_id, count(*) FROM observations WHERE unit IS NULL OR trim(unit) = '' "
-        "GROUP BY indicator_id").fetchall()
+        "SELECT indicator_id, count(*) FROM observations WHERE unit IS NULL OR trim(unit) = '' GROUP BY indicator_id"
+    ).fetchall()
     assert unitless == [], f"observations without a unit: {unitless}"
 
 
@@ -396,26 +420,40 @@ def test_money_indicators_are_in_yi_yuan(db):
     where = " OR ".join("indicator_id LIKE ?" for _ in MONEY_INDICATOR_PATTERNS)
     rows = db.execute(
         f"SELECT indicator_id, unit, count(*) FROM observations WHERE {where} GROUP BY indicator_id, unit",
-        MONEY_INDICATOR_PATTERNS).fetchall()
+        MONEY_INDICATOR_PATTERNS,
+    ).fetchall()
     indicators = {indicator for indicator, _, _ in rows}
-    assert {"rd_expenditure", "rd_expenditure_government", "rd_expenditure_enterprise",
-            "rd_expenditure_basic_research", "tech_contract_turnover", "tech_contract_turnover_inflow",
-            "hightech_industry_revenue"} <= indicators, indicators
+    assert {
+        "rd_expenditure",
+        "rd_expenditure_government",
+        "rd_expenditure_enterprise",
+        "rd_expenditure_basic_research",
+        "tech_contract_turnover",
+        "tech_contract_turnover_inflow",
+        "hightech_industry_revenue",
+    } <= indicators, indicators
     wrong = [(indicator, unit, count) for indicator, unit, count in rows if unit != "亿元"]
     assert wrong == [], f"money indicators not in 亿元: {wrong}"
 
 
 # --- first releases from the bulletin pages and the industrial-enterprise tables (hand-stated facts)
 
-FIRST_RELEASE_2023 = {("100000", "rd_expenditure"): 33357.1, ("100000", "rd_intensity"): 2.65,
-                      ("110000", "rd_expenditure"): 2947.1, ("110000", "rd_intensity"): 6.73,
-                      ("440000", "rd_expenditure"): 4802.6}
+FIRST_RELEASE_2023 = {
+    ("100000", "rd_expenditure"): 33357.1,
+    ("100000", "rd_intensity"): 2.65,
+    ("110000", "rd_expenditure"): 2947.1,
+    ("110000", "rd_intensity"): 6.73,
+    ("440000", "rd_expenditure"): 4802.6,
+}
 
 
 @pytest.mark.parametrize("key", FIRST_RELEASE_2023, ids=lambda k: "-".join(k))
 def test_bulletin_2023_first_release(db, key):
-    rows = db.execute("SELECT value, vintage, release_kind FROM observation_history WHERE region_code = ? AND "
-                      "indicator_id = ? AND year = 2023 AND release = 'nbs_rd_bulletin_2023'", key).fetchall()
+    rows = db.execute(
+        "SELECT value, vintage, release_kind FROM observation_history WHERE region_code = ? AND "
+        "indicator_id = ? AND year = 2023 AND release = 'nbs_rd_bulletin_2023'",
+        key,
+    ).fetchall()
     assert rows == [(pytest.approx(FIRST_RELEASE_2023[key], abs=1e-9), "2024-10-02", "first_release")]
 
 
@@ -428,17 +466,20 @@ def test_every_province_has_a_bulletin_first_release_2011_2023(db):
     rows = db.execute(
         "SELECT indicator_id, year, count(DISTINCT region_code) FROM observation_history "
         "WHERE release = 'nbs_rd_bulletin_' || year AND release_kind = 'first_release' AND region_code <> '100000' "
-        "AND indicator_id IN ('rd_expenditure', 'rd_intensity') AND value IS NOT NULL GROUP BY 1, 2").fetchall()
+        "AND indicator_id IN ('rd_expenditure', 'rd_intensity') AND value IS NOT NULL GROUP BY 1, 2"
+    ).fetchall()
     counts = {(indicator, year): n for indicator, year, n in rows}
     assert {key: counts.get(key) for key in counts} == {
-        (indicator, year): 31 for indicator in ("rd_expenditure", "rd_intensity") for year in range(2011, 2024)}
+        (indicator, year): 31 for indicator in ("rd_expenditure", "rd_intensity") for year in range(2011, 2024)
+    }
 
 
 def test_transcription_disagreements_are_published_not_hidden(db):
     """The third-party 2018 table repeats the 2019 figures: each of its values that differs from the
     page is listed in bulletin_copies, named as the next bulletin's figure; the other years agree."""
-    rows = db.execute("SELECT source_ref, reason FROM bulletin_copies WHERE source_ref LIKE "
-                      "'cn_rd_bulletins/techme_bulletin_table_%'").fetchall()
+    rows = db.execute(
+        "SELECT source_ref, reason FROM bulletin_copies WHERE source_ref LIKE 'cn_rd_bulletins/techme_bulletin_table_%'"
+    ).fetchall()
     differs_2018 = [r for r, reason in rows if "_2018.xlsx" in r and "DIFFERS" in reason and "2019 bulletin" in reason]
     assert len(differs_2018) >= 60
     other_page_years = [reason for r, reason in rows if re.search(r"_20(19|2[0-3])\.xlsx", r)]
@@ -447,47 +488,68 @@ def test_transcription_disagreements_are_published_not_hidden(db):
 
 # --- series breaks (obs_status b on the current series, warehouse/views.sql)
 
+
 def _current_status(db, region_code: str, indicator_id: str, year: int) -> tuple:
-    return db.execute("SELECT value, release, obs_status FROM observations WHERE region_code = ? AND indicator_id = ? "
-                      "AND year = ?", (region_code, indicator_id, year)).fetchone()
+    return db.execute(
+        "SELECT value, release, obs_status FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
+        (region_code, indicator_id, year),
+    ).fetchone()
 
 
 @pytest.mark.parametrize("region_code,flagged", [("120000", True), ("110000", False)], ids=["tianjin", "beijing"])
 def test_series_break_where_two_editions_join_beyond_the_bound(db, region_code, flagged):
     """Tianjin 2011 (2019 edition, 2.63) -> 2012 (2024 edition, 3.99, after the GDP revision) is a break;
     Beijing's editions join at the same year within the bound (5.76 -> 5.59) and are not."""
-    wanted = [("rd_intensity", region_code, 2011, "cn_sti_yearbook_2019"),
-              ("rd_intensity", region_code, 2012, "cn_sti_yearbook_2024")]
-    before, after = (next(row for row in FIXTURE_ROWS
-                          if (row["indicator_id"], row["region_code"], row["year"], row["release"]) == key)
-                     for key in wanted)
+    wanted = [
+        ("rd_intensity", region_code, 2011, "cn_sti_yearbook_2019"),
+        ("rd_intensity", region_code, 2012, "cn_sti_yearbook_2024"),
+    ]
+    before, after = (
+        next(
+            row for row in FIXTURE_ROWS if (row["indicator_id"], row["region_code"], row["year"], row["release"]) == key
+        )
+        for key in wanted
+    )
     value_2011, release_2011, status_2011 = _current_status(db, region_code, "rd_intensity", 2011)
     value_2012, release_2012, status_2012 = _current_status(db, region_code, "rd_intensity", 2012)
     assert (value_2011, release_2011) == (pytest.approx(source_value(before)), before["release"])
     assert (value_2012, release_2012) == (pytest.approx(source_value(after)), after["release"])
-    (bound,), = db.execute("SELECT yoy_max_ratio FROM indicators WHERE indicator_id = 'rd_intensity'").fetchall()
+    ((bound,),) = db.execute("SELECT yoy_max_ratio FROM indicators WHERE indicator_id = 'rd_intensity'").fetchall()
     assert (abs(value_2012 / value_2011 - 1) > bound) is flagged
     assert (status_2011, status_2012) == ("", "b" if flagged else "")
-    history = db.execute("SELECT DISTINCT obs_status FROM observation_history WHERE region_code = ? "
-                         "AND indicator_id = 'rd_intensity' AND year = 2012", (region_code,)).fetchall()
-    assert history == [("",)]   # the sources' own statuses stay as printed
+    history = db.execute(
+        "SELECT DISTINCT obs_status FROM observation_history WHERE region_code = ? "
+        "AND indicator_id = 'rd_intensity' AND year = 2012",
+        (region_code,),
+    ).fetchall()
+    assert history == [("",)]  # the sources' own statuses stay as printed
 
 
 def test_every_break_follows_the_rule_and_nothing_else_is_flagged(db):
     """The rule recomputed here from the published current series: another release than the year before's
     AND a change beyond the indicator's year-on-year bound, on a value without a status of its own."""
     bounds = dict(db.execute("SELECT indicator_id, yoy_max_ratio FROM indicators").fetchall())
-    rows = db.execute("SELECT region_code, indicator_id, year, value, release, obs_status FROM observations "
-                      "ORDER BY region_code, indicator_id, year").fetchall()
+    rows = db.execute(
+        "SELECT region_code, indicator_id, year, value, release, obs_status FROM observations "
+        "ORDER BY region_code, indicator_id, year"
+    ).fetchall()
     expected, published = set(), set()
     previous = None
     for region_code, indicator_id, year, value, release, status in rows:
         key = (region_code, indicator_id, year)
         if status == "b":
             published.add(key)
-        if (previous and previous[:2] == key[:2] and previous[2] == year - 1 and previous[4] != release
-                and previous[3] and value is not None and previous[3] > 0 and status in ("", "b")
-                and abs(value / previous[3] - 1) > bounds[indicator_id]):
+        if (
+            previous
+            and previous[:2] == key[:2]
+            and previous[2] == year - 1
+            and previous[4] != release
+            and previous[3]
+            and value is not None
+            and previous[3] > 0
+            and status in ("", "b")
+            and abs(value / previous[3] - 1) > bounds[indicator_id]
+        ):
             expected.add(key)
         previous = (region_code, indicator_id, year, value, release)
     assert published == expected

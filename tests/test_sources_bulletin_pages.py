@@ -1,4 +1,5 @@
 """The bulletin-page and industrial-enterprise adapters on the real snapshots, and their errors on broken copies."""
+
 from __future__ import annotations
 
 import shutil
@@ -15,8 +16,11 @@ def test_pages_and_transcription_cover_every_province_and_year():
     frame = bulletin_pages.extract()
     kept, copies = bulletin_pages.merge_transcriptions(pd.concat([frame, bulletins.extract()], ignore_index=True))
     ours = kept[kept["source_id"] == "nbs_rd_bulletin"]
-    provinces = ours[(ours["region_label"] != "全国") & ours["indicator_id"].isin(["rd_expenditure", "rd_intensity"])
-                     & ours["release"].str.fullmatch(r"nbs_rd_bulletin_\d{4}")]
+    provinces = ours[
+        (ours["region_label"] != "全国")
+        & ours["indicator_id"].isin(["rd_expenditure", "rd_intensity"])
+        & ours["release"].str.fullmatch(r"nbs_rd_bulletin_\d{4}")
+    ]
     counts = provinces.groupby(["indicator_id", "year"])["region_label"].nunique()
     assert set(counts.index.get_level_values("year")) == set(range(2011, 2024)) and set(counts) == {31}
     dated = ours[ours["year"] >= 2018].groupby("year")["vintage"].unique()
@@ -38,7 +42,9 @@ def test_a_page_without_table_1_is_a_clear_error(tmp_path):
     snapshots = _copy_bulletins(tmp_path)
     page = snapshots / "cn_rd_bulletins" / "nbs_rd_bulletin_2021.html"
     page.write_text(page.read_text(encoding="utf-8").replace("投入强度", "投入比例"), encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"nbs_rd_bulletin_2021\.html: no table with a header row holding '地区'"):
+    with pytest.raises(
+        SourceFormatError, match=r"nbs_rd_bulletin_2021\.html: no table with a header row holding '地区'"
+    ):
         bulletin_pages.extract(snapshots)
 
 
@@ -57,9 +63,9 @@ def test_industrial_tables_by_header_meaning():
     # the 2022 edition swaps the two count columns; the header words still find each
     assert national[("industrial_enterprises_with_rd", 2022)] == 175619.0
     assert national[("industrial_enterprises_with_rd_institution", 2022)] == 124303.0
-    assert national[("industrial_enterprises_with_rd", 2019)] == 129198.0          # empty 地区 header cells
-    assert national[("industrial_rd_personnel_fte", 2019)] == 3151828.0            # the HTML ".xls"
-    assert ("industrial_invention_patents_in_force", 2022) not in national.index   # by-industry file skipped
+    assert national[("industrial_enterprises_with_rd", 2019)] == 129198.0  # empty 地区 header cells
+    assert national[("industrial_rd_personnel_fte", 2019)] == 3151828.0  # the HTML ".xls"
+    assert ("industrial_invention_patents_in_force", 2022) not in national.index  # by-industry file skipped
 
 
 def test_a_corrected_misfiled_file_is_not_silently_skipped(tmp_path):

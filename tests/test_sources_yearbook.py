@@ -3,6 +3,7 @@
 Spot values were read off the raw cells by hand; each is also re-read here from the cell its
 source_ref names, with xlrd and msoffcrypto directly (not through sources.yearbook_xls).
 """
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,15 @@ import pandas as pd
 import pytest
 import xlrd
 
-from sources import yearbook_hightech_industry, yearbook_incubators, yearbook_patents, yearbook_rd_expenditure, yearbook_rd_intensity, yearbook_rd_personnel, yearbook_tech_market
+from sources import (
+    yearbook_hightech_industry,
+    yearbook_incubators,
+    yearbook_patents,
+    yearbook_rd_expenditure,
+    yearbook_rd_intensity,
+    yearbook_rd_personnel,
+    yearbook_tech_market,
+)
 from sources.common import SNAPSHOT_DIR, TIDY_COLUMNS, SourceFormatError
 from sources.footnotes import footnote_scope
 from sources.yearbook_xls import YEARBOOK_DIR, normalise_label, open_workbook
@@ -29,19 +38,30 @@ YEARBOOK = SNAPSHOT_DIR / YEARBOOK_DIR
 ADAPTERS = {
     yearbook_rd_intensity: {"rd_intensity"},
     yearbook_rd_expenditure: {
-        "rd_expenditure", "rd_expenditure_government", "rd_expenditure_enterprise", "rd_expenditure_basic_research",
+        "rd_expenditure",
+        "rd_expenditure_government",
+        "rd_expenditure_enterprise",
+        "rd_expenditure_basic_research",
     },
     yearbook_rd_personnel: {"rd_personnel_fte"},
     yearbook_patents: {
-        "patents_in_force", "invention_patents_in_force", "patent_applications",
-        "invention_patent_applications", "patent_grants", "invention_patent_grants",
+        "patents_in_force",
+        "invention_patents_in_force",
+        "patent_applications",
+        "invention_patent_applications",
+        "patent_grants",
+        "invention_patent_grants",
     },
     yearbook_tech_market: {
-        "tech_contract_turnover", "tech_contracts", "tech_contract_turnover_inflow", "tech_contracts_inflow",
+        "tech_contract_turnover",
+        "tech_contracts",
+        "tech_contract_turnover_inflow",
+        "tech_contracts_inflow",
     },
     yearbook_hightech_industry: {"hightech_industry_enterprises", "hightech_industry_revenue"},
     yearbook_incubators: {"incubators", "maker_spaces"},
 }
+
 
 def by_edition(first_edition: int, counts: list[int]) -> dict[int, int]:
     return dict(zip(itertools.count(first_edition), counts))
@@ -66,14 +86,48 @@ EXPECTED_ROWS = {
 }
 
 PROVINCES_EN = {
-    "beijing", "tianjin", "hebei", "shanxi", "innermongolia", "liaoning", "jilin", "heilongjiang", "shanghai",
-    "jiangsu", "zhejiang", "anhui", "fujian", "jiangxi", "shandong", "henan", "hubei", "hunan", "guangdong",
-    "guangxi", "hainan", "chongqing", "sichuan", "guizhou", "yunnan", "tibet", "shaanxi", "gansu", "qinghai",
-    "ningxia", "xinjiang",
+    "beijing",
+    "tianjin",
+    "hebei",
+    "shanxi",
+    "innermongolia",
+    "liaoning",
+    "jilin",
+    "heilongjiang",
+    "shanghai",
+    "jiangsu",
+    "zhejiang",
+    "anhui",
+    "fujian",
+    "jiangxi",
+    "shandong",
+    "henan",
+    "hubei",
+    "hunan",
+    "guangdong",
+    "guangxi",
+    "hainan",
+    "chongqing",
+    "sichuan",
+    "guizhou",
+    "yunnan",
+    "tibet",
+    "shaanxi",
+    "gansu",
+    "qinghai",
+    "ningxia",
+    "xinjiang",
 }
 # Misprints of English labels found in the raw files.
-EN_ALIASES = {"hbei": "hebei", "hcbci": "hebei", "hcnan": "henan", "jiangu": "jiangsu", "shanahai": "shanghai",
-              "xizang": "tibet", "nationaltota1": "nationaltotal"}
+EN_ALIASES = {
+    "hbei": "hebei",
+    "hcbci": "hebei",
+    "hcnan": "henan",
+    "jiangu": "jiangsu",
+    "shanahai": "shanghai",
+    "xizang": "tibet",
+    "nationaltota1": "nationaltotal",
+}
 
 # (indicator, edition, year, English region label, value as printed)
 SPOT_VALUES = [
@@ -180,16 +234,19 @@ def copy_target(tmp_path: Path, source: Path, name: str | None = None) -> Path:
 # Reader helpers
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("全    国", "全国"),
-    ("北\u3000京", "北京"),
-    ("内 蒙 古", "内蒙古"),
-    ("  National Total", "NationalTotal"),
-    ("Hong Kong,\r\nMacao & Taiwan", "HongKong,Macao&Taiwan"),
-    ("发 明\nInvention", "发明Invention"),
-    ("\u00a0地\t区\u200b", "地区"),
-    (2012.0, "2012"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("全    国", "全国"),
+        ("北\u3000京", "北京"),
+        ("内 蒙 古", "内蒙古"),
+        ("  National Total", "NationalTotal"),
+        ("Hong Kong,\r\nMacao & Taiwan", "HongKong,Macao&Taiwan"),
+        ("发 明\nInvention", "发明Invention"),
+        ("\u00a0地\t区\u200b", "地区"),
+        (2012.0, "2012"),
+    ],
+)
 def test_normalise_label_removes_every_kind_of_whitespace(raw, expected):
     assert normalise_label(raw) == expected
 
@@ -238,9 +295,13 @@ def test_every_edition_year_has_national_total_and_31_provinces(tidy):
 def test_every_year_column_of_multi_year_tables_is_emitted(tidy):
     intensity_2024 = tidy[(tidy["indicator_id"] == "rd_intensity") & (tidy["release"] == "cn_sti_yearbook_2024")]
     assert sorted(set(intensity_2024["year"])) == list(range(2012, 2024))
-    turnover_2024 = tidy[(tidy["indicator_id"] == "tech_contract_turnover") & (tidy["release"] == "cn_sti_yearbook_2024")]
+    turnover_2024 = tidy[
+        (tidy["indicator_id"] == "tech_contract_turnover") & (tidy["release"] == "cn_sti_yearbook_2024")
+    ]
     assert sorted(set(turnover_2024["year"])) == [2000, 2005, 2010, 2015, 2020, 2021, 2022, 2023]
-    turnover_2020 = tidy[(tidy["indicator_id"] == "tech_contract_turnover") & (tidy["release"] == "cn_sti_yearbook_2020")]
+    turnover_2020 = tidy[
+        (tidy["indicator_id"] == "tech_contract_turnover") & (tidy["release"] == "cn_sti_yearbook_2020")
+    ]
     assert sorted(set(turnover_2020["year"])) == [2000, 2005, 2010, 2014, 2015, 2016, 2017, 2018, 2019]
 
 
@@ -254,7 +315,7 @@ def test_spot_value_and_its_source_cell(tidy, indicator_id, edition, year, regio
     ]
     assert len(match) == 1
     row = match.iloc[0]
-    assert row["value"] == expected   # exact: no rounding anywhere
+    assert row["value"] == expected  # exact: no rounding anywhere
     assert float(str(raw_cell(row["source_ref"])).replace(",", "")) == expected
 
 
@@ -273,7 +334,7 @@ def test_units_are_as_printed(tidy):
 
 def test_release_is_the_edition_after_the_data_year(tidy):
     first = tidy[tidy["source_ref"].str.contains("rd_expenditure_by_region_source__2013.xls")]
-    assert set(first["release"]) == {"cn_sti_yearbook_2014"}   # title line "中国科技统计年鉴—2014"
+    assert set(first["release"]) == {"cn_sti_yearbook_2014"}  # title line "中国科技统计年鉴—2014"
     assert set(first["year"]) == {2013}
 
 
@@ -288,22 +349,32 @@ def test_region_labels_are_kept_as_printed_and_normalise_cleanly(tidy):
 
 
 def test_wrapped_english_label_is_joined(tidy):
-    hk = tidy[(tidy["release"] == "cn_sti_yearbook_2022") & (tidy["indicator_id"] == "tech_contracts")
-              & (tidy["region_label"].map(normalise_label) == "港澳台")]
-    assert set(hk["region_label_en"]) == {"Hong Kong,Macao & Taiwan"}   # printed over two rows
+    hk = tidy[
+        (tidy["release"] == "cn_sti_yearbook_2022")
+        & (tidy["indicator_id"] == "tech_contracts")
+        & (tidy["region_label"].map(normalise_label) == "港澳台")
+    ]
+    assert set(hk["region_label_en"]) == {"Hong Kong,Macao & Taiwan"}  # printed over two rows
 
 
 def test_blank_cells_are_missing_observations(tidy):
-    tibet = tidy[(tidy["indicator_id"] == "tech_contracts") & (tidy["release"] == "cn_sti_yearbook_2024")
-                 & (tidy["region_label"] == "西藏") & (tidy["year"] == 2000)]
+    tibet = tidy[
+        (tidy["indicator_id"] == "tech_contracts")
+        & (tidy["release"] == "cn_sti_yearbook_2024")
+        & (tidy["region_label"] == "西藏")
+        & (tidy["year"] == 2000)
+    ]
     assert len(tibet) == 1
     assert math.isnan(tibet.iloc[0]["value"]) and tibet.iloc[0]["obs_status"] == "m"
     assert raw_cell(tibet.iloc[0]["source_ref"]) == ""
 
 
 def test_unreadable_cell_is_flagged_not_guessed(tidy):
-    beijing = tidy[(tidy["indicator_id"] == "rd_expenditure_enterprise") & (tidy["release"] == "cn_sti_yearbook_2013")
-                   & (tidy["region_label_en"] == "Beijing")]
+    beijing = tidy[
+        (tidy["indicator_id"] == "rd_expenditure_enterprise")
+        & (tidy["release"] == "cn_sti_yearbook_2013")
+        & (tidy["region_label_en"] == "Beijing")
+    ]
     row = beijing.iloc[0]
     assert math.isnan(row["value"]) and row["obs_status"] == "m"
     assert "368633!" in row["note"]
@@ -312,7 +383,7 @@ def test_unreadable_cell_is_flagged_not_guessed(tidy):
 
 def test_footnote_under_the_table_becomes_the_note(tidy):
     notes = set(tidy[(tidy["indicator_id"] == "rd_intensity") & (tidy["release"] == "cn_sti_yearbook_2019")]["note"])
-    assert len(notes - {""}) == 1   # on the row it names only (test_a_footnote_about_the_national_2018_value_...)
+    assert len(notes - {""}) == 1  # on the row it names only (test_a_footnote_about_the_national_2018_value_...)
     note = (notes - {""}).pop()
     assert note.startswith("注:2018年全国R&D经费内部支出") and "历史数据暂未进行修订" in note and "Note:" in note
     assert set(tidy[tidy["indicator_id"] == "patents_in_force"]["note"]) == {""}
@@ -323,7 +394,7 @@ def test_footnote_under_the_table_becomes_the_note(tidy):
 
 
 def test_xlsx_copy_of_a_table_gives_the_same_rows(tmp_path):
-    source = YEARBOOK / "rd_intensity_by_region" / "rd_intensity_by_region__2020.xls"   # unrounded floats, spacer rows
+    source = YEARBOOK / "rd_intensity_by_region" / "rd_intensity_by_region__2020.xls"  # unrounded floats, spacer rows
     write_xlsx_copy(source, copy_target(tmp_path, source))
     from_xlsx = yearbook_rd_intensity.extract(tmp_path)
     from_xls = yearbook_rd_intensity.extract()
@@ -400,7 +471,7 @@ def _raw_footnotes(path: Path) -> list[str]:
     sheet = next(s for s in raw_book(path).sheets() if s.name != "CNKI")
     texts = [" ".join(str(v).strip() for v in sheet.row_values(r) if str(v).strip()) for r in range(sheet.nrows)]
     first = next((i for i, t in enumerate(texts) if re.sub(r"\s+", "", t).startswith(("注", "Note"))), len(texts))
-    return [t for t in texts[first:] if t]   # the footnote and its wrapped lines, to the end of the sheet
+    return [t for t in texts[first:] if t]  # the footnote and its wrapped lines, to the end of the sheet
 
 
 def test_a_footnote_about_the_national_2018_value_is_only_on_that_row(tidy):
@@ -434,14 +505,25 @@ def test_table_level_footnotes_are_on_no_row_and_quoted_in_the_sources_caveats(t
     assert checked == 5
 
 
-@pytest.mark.parametrize("note,regions,years,table_level", [
-    ("注:2018年全国R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订,截至本书定稿,分省数据及历史数据暂未进行修订。",
-     {"全国"}, {2018}, False),
-    ("注:R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订。", set(), set(), True),
-    ("注:全国R&D经费支出与国内生产总值之比已根据国内生产总值最新数据进行了修订,地区数据作相应修订。",
-     {"全国"}, set(), True),
-    ("注:北京数据含中央在京单位。", {"北京"}, set(), False),
-])
+@pytest.mark.parametrize(
+    "note,regions,years,table_level",
+    [
+        (
+            "注:2018年全国R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订,截至本书定稿,分省数据及历史数据暂未进行修订。",
+            {"全国"},
+            {2018},
+            False,
+        ),
+        ("注:R&D经费内部支出与国内生产总值之比已根据第四次全国经济普查结果进行了修订。", set(), set(), True),
+        (
+            "注:全国R&D经费支出与国内生产总值之比已根据国内生产总值最新数据进行了修订,地区数据作相应修订。",
+            {"全国"},
+            set(),
+            True,
+        ),
+        ("注:北京数据含中央在京单位。", {"北京"}, set(), False),
+    ],
+)
 def test_footnote_scope(note, regions, years, table_level):
     scope = footnote_scope(note, {"全国", "北京", "天津"})
     assert (set(scope.regions), set(scope.years), scope.table_level) == (regions, years, table_level)

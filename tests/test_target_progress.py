@@ -5,6 +5,7 @@ target's own words (2000亿元, 年均增长10%, 15000家) and from the source c
 with this test's own reader, then compared with the rows the pipeline published. The rule
 (sti_portal/targets/progress.py) is restated here in a few lines, not imported.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,12 +21,18 @@ import xlrd
 from sti_portal.targets.progress import assess, to_indicator_unit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TECH_MARKET_2023 = (REPO_ROOT / "sources" / "snapshots" / "cn_sti_yearbook_xls" / "tech_market_export_by_region"
-                    / "tech_market_export_by_region__funds-2023.xls")
+TECH_MARKET_2023 = (
+    REPO_ROOT
+    / "sources"
+    / "snapshots"
+    / "cn_sti_yearbook_xls"
+    / "tech_market_export_by_region"
+    / "tech_market_export_by_region__funds-2023.xls"
+)
 HEBEI = "130000"
 HEBEI_DOC = "002_a85baa3503116d35"
-DOC_YEAR = 2022                 # the plan is dated 2022-04-22
-TARGET_YEAR = 2025              # 到2025年
+DOC_YEAR = 2022  # the plan is dated 2022-04-22
+TARGET_YEAR = 2025  # 到2025年
 
 
 def query(db_path, sql, *params):
@@ -41,14 +48,25 @@ def progress_row(sti_db, span: str) -> dict:
 
 
 def current(sti_db, indicator: str, year: int) -> float:
-    rows = query(sti_db, "SELECT value FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
-                 HEBEI, indicator, year)
+    rows = query(
+        sti_db,
+        "SELECT value FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
+        HEBEI,
+        indicator,
+        year,
+    )
     return rows[0]["value"]
 
 
 def latest_year(sti_db, indicator: str, up_to: int) -> int:
-    return query(sti_db, "SELECT max(year) AS y FROM observations WHERE region_code = ? AND indicator_id = ? "
-                         "AND year <= ? AND value IS NOT NULL", HEBEI, indicator, up_to)[0]["y"]
+    return query(
+        sti_db,
+        "SELECT max(year) AS y FROM observations WHERE region_code = ? AND indicator_id = ? "
+        "AND year <= ? AND value IS NOT NULL",
+        HEBEI,
+        indicator,
+        up_to,
+    )[0]["y"]
 
 
 def yearbook_cell(path: Path, sheet: str, cell: str):
@@ -66,6 +84,7 @@ def yearbook_cell(path: Path, sheet: str, cell: str):
 
 # ----------------------------------------------------------------------------- real rows, by hand
 
+
 def test_hebei_tech_contract_turnover_2000_yi_by_2025(sti_db):
     # the source cells, read by hand: row 13 is 河北, J = 2023 and H = 2021, in 万元
     label, latest_wan, header = yearbook_cell(TECH_MARKET_2023, "1", "J13")
@@ -81,16 +100,20 @@ def test_hebei_tech_contract_turnover_2000_yi_by_2025(sti_db):
     assert (y, a, B) == (2023, pytest.approx(1783.0882), pytest.approx(747.3182))
     assert a == pytest.approx(float(latest_wan) / 1e4) and B == pytest.approx(float(base_wan) / 1e4)
 
-    target = 2000e8 / 1e8                                   # 技术合同成交总额达到2000亿元 -> 亿元
-    path = B + (target - B) * (y - b) / (TARGET_YEAR - b)   # the straight line, at the latest year
+    target = 2000e8 / 1e8  # 技术合同成交总额达到2000亿元 -> 亿元
+    path = B + (target - B) * (y - b) / (TARGET_YEAR - b)  # the straight line, at the latest year
     assert path == pytest.approx(1373.6591)
     expected_status = "met" if a >= target else "on_track" if a >= path else "off_track"
     assert expected_status == "on_track"
 
     row = progress_row(sti_db, "技术合同成交总额达到2000亿元")
     assert row["status"] == expected_status
-    assert (row["region_code"], row["warehouse_indicator"], row["unit"], row["comparator"]) == \
-        (HEBEI, "tech_contract_turnover", "亿元", "eq")
+    assert (row["region_code"], row["warehouse_indicator"], row["unit"], row["comparator"]) == (
+        HEBEI,
+        "tech_contract_turnover",
+        "亿元",
+        "eq",
+    )
     assert (row["target_value"], row["target_level"], row["target_year"]) == (target, target, TARGET_YEAR)
     assert (row["baseline_year"], row["latest_year"]) == (b, y)
     assert row["baseline_value"] == pytest.approx(B) and row["latest_value"] == pytest.approx(a)
@@ -108,18 +131,22 @@ def test_hebei_rd_expenditure_growth_10_percent_a_year(sti_db):
     b, y = DOC_YEAR - 1, latest_year(sti_db, "rd_expenditure", TARGET_YEAR)
     B, a = current(sti_db, "rd_expenditure", b), current(sti_db, "rd_expenditure", y)
     realised = (a / B) ** (1 / (y - b)) - 1
-    level = B * 1.10 ** (TARGET_YEAR - b)                 # where 10 % a year from the baseline ends
+    level = B * 1.10 ** (TARGET_YEAR - b)  # where 10 % a year from the baseline ends
     expected_status = "on_track" if realised >= 0.10 else "off_track"
 
     row = progress_row(sti_db, "全社会研发经费投入年均增长10%")
-    assert (row["indicator"], row["warehouse_indicator"], row["comparator"]) == ("rd_expenditure_growth", "rd_expenditure", "growth")
+    assert (row["indicator"], row["warehouse_indicator"], row["comparator"]) == (
+        "rd_expenditure_growth",
+        "rd_expenditure",
+        "growth",
+    )
     assert (row["target_value"], row["target_unit"]) == (10.0, "% a year")
     assert (row["baseline_year"], row["latest_year"]) == (b, y) == (2021, 2023)
     assert row["realised_growth_pct"] == pytest.approx(100 * realised)
     assert row["target_level"] == pytest.approx(level)
     assert row["gap"] == pytest.approx(level - a)
     assert row["growth_needed_pct"] == pytest.approx(100 * ((level / a) ** (1 / (TARGET_YEAR - y)) - 1))
-    assert row["status"] == expected_status == "on_track"    # 10.6 % a year 2021-2023
+    assert row["status"] == expected_status == "on_track"  # 10.6 % a year 2021-2023
     # the rule is sensitive to the baseline: from the plan's own year (2022) Hebei grew only 7.4 %
     one_year = current(sti_db, "rd_expenditure", 2023) / current(sti_db, "rd_expenditure", 2022) - 1
     assert one_year == pytest.approx(0.0744, abs=1e-4)
@@ -131,17 +158,30 @@ def test_hebei_15000_hightech_enterprises_is_judged_against_the_estimated_stock(
     assert (row["warehouse_indicator"], row["comparability"]) == ("hightech_enterprises_valid_est", "estimate")
     assert row["judged_against"] == "estimate (obs_status e)" and "ESTIMATE" in row["rule"]
     # the estimate, recomputed here from the yearly recognitions (a flow): t-2 + t-1 + t
-    flows = {r["year"]: r["value"] for r in query(
-        sti_db, "SELECT year, value FROM observations WHERE region_code = ? AND "
-                "indicator_id = 'hightech_enterprises_certified'", HEBEI)}
+    flows = {
+        r["year"]: r["value"]
+        for r in query(
+            sti_db,
+            "SELECT year, value FROM observations WHERE region_code = ? AND "
+            "indicator_id = 'hightech_enterprises_certified'",
+            HEBEI,
+        )
+    }
     y = latest_year(sti_db, "hightech_enterprises_valid_est", TARGET_YEAR)
     assert y == 2024 and flows[2024] == 5813.0
     estimate = flows[y - 2] + flows[y - 1] + flows[y]
     assert (row["latest_year"], row["latest_value"]) == (y, estimate)
-    status = query(sti_db, "SELECT obs_status FROM observations WHERE region_code = ? AND year = ? AND "
-                           "indicator_id = 'hightech_enterprises_valid_est'", HEBEI, y)
+    status = query(
+        sti_db,
+        "SELECT obs_status FROM observations WHERE region_code = ? AND year = ? AND "
+        "indicator_id = 'hightech_enterprises_valid_est'",
+        HEBEI,
+        y,
+    )
     assert status == [{"obs_status": "e"}]
-    assert row["status"] == ("met" if estimate >= 15000 else "on_track" if row["path_value"] <= estimate else "off_track")
+    assert row["status"] == (
+        "met" if estimate >= 15000 else "on_track" if row["path_value"] <= estimate else "off_track"
+    )
     # a single year's recognitions (5813) against the stock target would read as "off track": not done
     assert row["latest_value"] != flows[2024]
 
@@ -153,19 +193,29 @@ def test_hebei_provincial_incubators_against_a_broader_series_is_inconclusive(st
     assert row["comparability"] == "broader"
     # 354 incubators of every level >= 200 says nothing about the 省级以上 ones
     assert row["status"] == "no_data" and "inconclusive" in row["rule"]
-    assert row["baseline_year"] is None                         # the series starts in 2022
+    assert row["baseline_year"] is None  # the series starts in 2022
 
 
 def test_every_progress_row_uses_the_current_value(sti_db):
     rows = query(sti_db, "SELECT * FROM target_progress WHERE latest_year IS NOT NULL")
     assert rows
     for row in rows:
-        y = query(sti_db, "SELECT max(year) AS y FROM observations WHERE region_code = ? AND indicator_id = ? "
-                          "AND value IS NOT NULL AND year <= ?", row["region_code"], row["warehouse_indicator"],
-                  row["target_year"])[0]["y"]
+        y = query(
+            sti_db,
+            "SELECT max(year) AS y FROM observations WHERE region_code = ? AND indicator_id = ? "
+            "AND value IS NOT NULL AND year <= ?",
+            row["region_code"],
+            row["warehouse_indicator"],
+            row["target_year"],
+        )[0]["y"]
         assert row["latest_year"] == y
-        value = query(sti_db, "SELECT value FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
-                      row["region_code"], row["warehouse_indicator"], y)[0]["value"]
+        value = query(
+            sti_db,
+            "SELECT value FROM observations WHERE region_code = ? AND indicator_id = ? AND year = ?",
+            row["region_code"],
+            row["warehouse_indicator"],
+            y,
+        )[0]["value"]
         assert row["latest_value"] == value
     statuses = {r["status"] for r in query(sti_db, "SELECT status FROM target_progress")}
     assert statuses <= {"met", "on_track", "off_track", "no_data"}
@@ -178,41 +228,53 @@ CATALOGUE = {"unit": "亿元", "stock_or_flow": "flow", "name_zh": "x"}
 
 
 def series(**values) -> pd.DataFrame:
-    return pd.DataFrame([{"year": int(k[1:]), "value": v, "source_ref": f"cell{k}"} for k, v in values.items()],
-                        columns=["year", "value", "source_ref"])
+    return pd.DataFrame(
+        [{"year": int(k[1:]), "value": v, "source_ref": f"cell{k}"} for k, v in values.items()],
+        columns=["year", "value", "source_ref"],
+    )
 
 
 def target(**fields) -> dict:
-    base = {"statement_id": "d:1-2", "doc_id": "d", "region_code": "130000", "indicator": "tech_contract_turnover",
-            "warehouse_indicator": "tech_contract_turnover", "comparability": "same", "comparator": "eq",
-            "value_base": 200e8, "unit": "亿元", "target_year": 2025, "doc_year": 2021}
+    base = {
+        "statement_id": "d:1-2",
+        "doc_id": "d",
+        "region_code": "130000",
+        "indicator": "tech_contract_turnover",
+        "warehouse_indicator": "tech_contract_turnover",
+        "comparability": "same",
+        "comparator": "eq",
+        "value_base": 200e8,
+        "unit": "亿元",
+        "target_year": 2025,
+        "doc_year": 2021,
+    }
     base.update(fields)
     return base
 
 
 def test_level_rule_path_and_deadline():
     s = series(y2020=100.0, y2022=150.0)
-    on_path = assess(target(), s, CATALOGUE)                 # path 2020→2025: 100 + 100*2/5 = 140 at 2022
+    on_path = assess(target(), s, CATALOGUE)  # path 2020→2025: 100 + 100*2/5 = 140 at 2022
     assert (on_path["status"], on_path["path_value"]) == ("on_track", pytest.approx(140.0))
     behind = assess(target(), series(y2020=100.0, y2022=139.0), CATALOGUE)
     assert behind["status"] == "off_track"
     exactly = assess(target(), series(y2020=100.0, y2022=140.0), CATALOGUE)
-    assert exactly["status"] == "on_track"                   # on the line counts as on track
+    assert exactly["status"] == "on_track"  # on the line counts as on track
     met_early = assess(target(), series(y2020=100.0, y2023=201.0), CATALOGUE)
     assert met_early["status"] == "met" and met_early["growth_needed_pct"] is None
     missed = assess(target(target_year=2022), series(y2020=100.0, y2022=150.0, y2023=300.0), CATALOGUE)
-    assert (missed["status"], missed["latest_year"]) == ("off_track", 2022)   # values after the deadline don't count
+    assert (missed["status"], missed["latest_year"]) == ("off_track", 2022)  # values after the deadline don't count
     no_progress_yet = assess(target(), series(y2020=100.0), CATALOGUE)
     assert no_progress_yet["status"] == "no_data"
 
 
 def test_le_approx_and_undated_targets():
     le = target(comparator="le", value_base=50e8)
-    assert assess(le, series(y2020=100.0, y2022=70.0), CATALOGUE)["status"] == "on_track"   # path 80 at 2022
+    assert assess(le, series(y2020=100.0, y2022=70.0), CATALOGUE)["status"] == "on_track"  # path 80 at 2022
     assert assess(le, series(y2020=100.0, y2022=90.0), CATALOGUE)["status"] == "off_track"
     assert assess(le, series(y2020=100.0, y2022=50.0), CATALOGUE)["status"] == "met"
     approx = target(comparator="approx")
-    assert assess(approx, series(y2020=100.0, y2022=198.5), CATALOGUE)["status"] == "met"   # within 1 %
+    assert assess(approx, series(y2020=100.0, y2022=198.5), CATALOGUE)["status"] == "met"  # within 1 %
     undated = target(target_year=None)
     assert assess(undated, series(y2020=100.0, y2022=150.0), CATALOGUE)["status"] == "no_data"
     assert assess(undated, series(y2020=100.0, y2022=250.0), CATALOGUE)["status"] == "met"
@@ -222,15 +284,15 @@ def test_growth_rule():
     g = target(comparator="growth", value_base=10.0, unit="%")
     on = assess(g, series(y2020=100.0, y2022=121.0), CATALOGUE)
     assert on["status"] == "on_track" and on["realised_growth_pct"] == pytest.approx(10.0)
-    assert on["target_level"] == pytest.approx(100 * 1.1 ** 5)
+    assert on["target_level"] == pytest.approx(100 * 1.1**5)
     assert assess(g, series(y2020=100.0, y2022=120.0), CATALOGUE)["status"] == "off_track"
     done = assess(g, series(y2020=100.0, y2025=170.0), CATALOGUE)
-    assert done["status"] == "met"                                  # 11.2 % a year, target year in
+    assert done["status"] == "met"  # 11.2 % a year, target year in
     assert assess(g, series(y2020=100.0, y2025=150.0), CATALOGUE)["status"] == "off_track"
     points = target(comparator="growth", value_base=0.5, unit="个百分点")
     pct = {"unit": "%", "stock_or_flow": "ratio", "name_zh": "x"}
     p = assess(points, series(y2020=2.0, y2022=2.3), pct)
-    assert p["target_level"] == pytest.approx(2.5) and p["status"] == "on_track"   # path 2.2 at 2022
+    assert p["target_level"] == pytest.approx(2.5) and p["status"] == "on_track"  # path 2.2 at 2022
 
 
 def test_broader_series_keeps_only_conclusive_outcomes():
@@ -271,19 +333,41 @@ def test_progress_follows_new_data_when_written_outside_dagster(sti_db):
     judged against the candidate observations it writes, uploads included."""
     from sti_portal.targets.tables import warehouse_tables
 
-    history = pd.DataFrame(query(sti_db, "SELECT region_code, indicator_id, year, value, release, release_kind, vintage, "
-                                         "source_id, source_ref FROM observation_history WHERE region_code = ?", HEBEI))
+    history = pd.DataFrame(
+        query(
+            sti_db,
+            "SELECT region_code, indicator_id, year, value, release, release_kind, vintage, "
+            "source_id, source_ref FROM observation_history WHERE region_code = ?",
+            HEBEI,
+        )
+    )
     tables = warehouse_tables(None, history)
     rebuilt = tables["target_progress"].set_index("span")
     assert rebuilt.loc["技术合同成交总额达到2000亿元", "status"] == "on_track"
-    published = {t: query(sti_db, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("policy_documents", "policy_statements")}
-    assert (len(tables["policy_documents"]), len(tables["policy_statements"])) == \
-        (published["policy_documents"], published["policy_statements"])
+    published = {
+        t: query(sti_db, f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in ("policy_documents", "policy_statements")
+    }
+    assert (len(tables["policy_documents"]), len(tables["policy_statements"])) == (
+        published["policy_documents"],
+        published["policy_statements"],
+    )
 
-    upload = {"region_code": HEBEI, "indicator_id": "tech_contract_turnover", "year": 2024, "value": 2100.5,
-              "release": "upload_test", "release_kind": "upload", "vintage": "2026-06-30", "source_id": "upload",
-              "source_ref": "upload.csv#row=2"}
+    upload = {
+        "region_code": HEBEI,
+        "indicator_id": "tech_contract_turnover",
+        "year": 2024,
+        "value": 2100.5,
+        "release": "upload_test",
+        "release_kind": "upload",
+        "vintage": "2026-06-30",
+        "source_id": "upload",
+        "source_ref": "upload.csv#row=2",
+    }
     with_upload = warehouse_tables(None, pd.concat([history, pd.DataFrame([upload])], ignore_index=True))
     row = with_upload["target_progress"].set_index("span").loc["技术合同成交总额达到2000亿元"]
-    assert (row["status"], row["latest_year"], row["latest_value"], row["latest_source_ref"]) == \
-        ("met", 2024, 2100.5, "upload.csv#row=2")
+    assert (row["status"], row["latest_year"], row["latest_value"], row["latest_source_ref"]) == (
+        "met",
+        2024,
+        2100.5,
+        "upload.csv#row=2",
+    )

@@ -4,6 +4,7 @@ Real files: the three documents in sources/snapshots/policy_docs, a hand-written
 document 003's text (tests/fixtures/policy_html), the real sti.db of the session build and a real
 Datasette over HTTP.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,15 @@ from sources import policy_docs
 from sources.policy_docs import PolicyDocumentError, read_document
 from sti_portal.targets.extract import extract_statements
 from sti_portal.targets.tables import (
-    REVIEW_COLUMNS, TargetReviewError, apply_reviews, build_policy_targets, extract_document_statements,
-    integrity_problems, load_indicator_map, load_reviews, review_warnings,
+    REVIEW_COLUMNS,
+    TargetReviewError,
+    apply_reviews,
+    build_policy_targets,
+    extract_document_statements,
+    integrity_problems,
+    load_indicator_map,
+    load_reviews,
+    review_warnings,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +46,15 @@ def query(db_path, sql, *params):
 
 
 def gold(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DOCS / f"{name}.gold.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return [
+        json.loads(line)
+        for line in (DOCS / f"{name}.gold.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 # ----------------------------------------------------------------------------- source adapter
+
 
 def test_txt_document_is_kept_byte_for_byte_with_its_sidecar():
     doc = read_document(HEBEI)
@@ -54,17 +66,21 @@ def test_txt_document_is_kept_byte_for_byte_with_its_sidecar():
 def test_adapter_frame_resolves_region_codes():
     frame = policy_docs.extract(REPO_ROOT / "sources" / "snapshots").set_index("doc_id")
     assert list(frame.columns) == [c for c in policy_docs.DOCUMENT_COLUMNS if c != "doc_id"]
-    assert len(frame) == 54                                                    # every bundled document
-    assert frame["province_code"].nunique() == 30                            # every region but 河南 (no document)
-    assert frame.loc["002_a85baa3503116d35", ["region_code", "province_code", "year"]].tolist() == ["130000", "130000", 2022]
-    assert frame.loc["001_74d3b60f1b7480a1", "region_code"] == "230000"        # 黑龙江省
-    assert pd.isna(frame.loc["003_381669662495f4db", "region_code"])             # region null in the sidecar
+    assert len(frame) == 54  # every bundled document
+    assert frame["province_code"].nunique() == 30  # every region but 河南 (no document)
+    assert frame.loc["002_a85baa3503116d35", ["region_code", "province_code", "year"]].tolist() == [
+        "130000",
+        "130000",
+        2022,
+    ]
+    assert frame.loc["001_74d3b60f1b7480a1", "region_code"] == "230000"  # 黑龙江省
+    assert pd.isna(frame.loc["003_381669662495f4db", "region_code"])  # region null in the sidecar
     assert frame.loc["002_a85baa3503116d35", "source_ref"] == "policy_docs/002_a85baa3503116d35.txt"
 
 
 def test_region_codes_of_cities_and_provinces():
     assert policy_docs.region_codes("河北省") == ("130000", "130000")
-    assert policy_docs.region_codes("黑龙江省哈尔滨市") == (None, "230000")   # a city: no warehouse series
+    assert policy_docs.region_codes("黑龙江省哈尔滨市") == (None, "230000")  # a city: no warehouse series
     assert policy_docs.region_codes("上海市") == ("310000", "310000")
     assert policy_docs.region_codes("unknown city") == (None, None)
     assert policy_docs.region_codes(None) == (None, None)
@@ -77,8 +93,23 @@ def test_html_page_is_reduced_to_the_article_text():
     lines = doc.text.splitlines()
     # the article's title, then exactly document 003's lines, in order: nothing else survives
     assert lines == ["全市科技工作会议报告（提纲）", *body]
-    for furniture in ("首页", "当前位置", "打印本页", "关闭窗口", "分享到", "版权所有", "ICP", "网站标识码",
-                      "0371", "网站地图", "搜索", "浏览次数", "_hmt", "line-height", "市人民政府"):
+    for furniture in (
+        "首页",
+        "当前位置",
+        "打印本页",
+        "关闭窗口",
+        "分享到",
+        "版权所有",
+        "ICP",
+        "网站标识码",
+        "0371",
+        "网站地图",
+        "搜索",
+        "浏览次数",
+        "_hmt",
+        "line-height",
+        "市人民政府",
+    ):
         assert furniture not in doc.text, furniture
 
 
@@ -127,24 +158,37 @@ def test_checking_a_folder_with_bad_sidecars_prints_errors_not_a_traceback(tmp_p
     (tmp_path / "good.meta.json").write_text('{"title": "好", "date": "2022-04-22"}', encoding="utf-8")
     (tmp_path / "bad_date.meta.json").write_text(BAD_SIDECARS["bad_date"][0], encoding="utf-8")
     (tmp_path / "not_json.meta.json").write_text(BAD_SIDECARS["not_json"][0], encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "sources.policy_docs", str(tmp_path)], cwd=REPO_ROOT,
-                            capture_output=True, text=True, encoding="utf-8", timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sources.policy_docs", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 2, result.stderr             # both problems reported at once
+    assert len(errors) == 2, result.stderr  # both problems reported at once
     assert any("bad_date.meta.json: field 'date' is not a calendar date" in e for e in errors)
     assert any("not_json.meta.json: not valid JSON" in e for e in errors)
 
 
 def test_checking_the_bundled_documents_passes():
-    result = subprocess.run([sys.executable, "-m", "sources.policy_docs"], cwd=REPO_ROOT, capture_output=True,
-                            text=True, encoding="utf-8", timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sources.policy_docs"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("\nok  ") + result.stdout.startswith("ok  ") == 54
 
 
 # ----------------------------------------------------------------------------- statements and reviews
+
 
 @pytest.fixture(scope="module")
 def built_targets():
@@ -154,7 +198,7 @@ def built_targets():
 def test_every_statement_points_at_its_span(built_targets):
     texts = dict(zip(built_targets.documents["doc_id"], built_targets.documents["text"]))
     for st in built_targets.statements.to_dict("records"):
-        assert texts[st["doc_id"]][st["char_offset"]:st["char_end"]] == st["span"]
+        assert texts[st["doc_id"]][st["char_offset"] : st["char_end"]] == st["span"]
     assert integrity_problems(built_targets) == []
     assert built_targets.statements["statement_id"].is_unique
 
@@ -173,7 +217,7 @@ def test_statements_are_the_gold_statements_with_kinds(built_targets):
 def test_reviews_confirm_every_target_in_the_gold_documents(built_targets):
     targets = built_targets.targets
     assert set(targets["kind"]) == {"target"}
-    assert set(targets["review_status"]) <= {"confirmed", "rejected"}          # every target is reviewed
+    assert set(targets["review_status"]) <= {"confirmed", "rejected"}  # every target is reviewed
     mine = targets[targets["doc_id"].isin(["001_74d3b60f1b7480a1", "002_a85baa3503116d35"])]
     assert len(mine) == 16 and set(mine["review_status"]) == {"confirmed"}
     achieved = built_targets.statements[built_targets.statements["kind"] == "achieved"]
@@ -185,11 +229,17 @@ def test_reviews_confirm_every_target_in_the_gold_documents(built_targets):
 def test_indicator_mapping_and_flow_stock(built_targets):
     t = built_targets.targets.set_index("span")
     row = t.loc["高新技术企业达到15000家"]
-    assert (row["indicator"], row["warehouse_indicator"], row["comparability"]) == \
-        ("hightech_enterprises", "hightech_enterprises_valid_est", "estimate")
+    assert (row["indicator"], row["warehouse_indicator"], row["comparability"]) == (
+        "hightech_enterprises",
+        "hightech_enterprises_valid_est",
+        "estimate",
+    )
     assert "ESTIMATE" in row["indicator_caveat"] and "ESTIMATE" in row["progress_rule"]
-    assert t.loc["全社会研发经费投入年均增长10%", ["indicator", "warehouse_indicator", "comparator"]].tolist() == \
-        ["rd_expenditure_growth", "rd_expenditure", "growth"]
+    assert t.loc["全社会研发经费投入年均增长10%", ["indicator", "warehouse_indicator", "comparator"]].tolist() == [
+        "rd_expenditure_growth",
+        "rd_expenditure",
+        "growth",
+    ]
     assert t.loc["技术合同成交总额达到2000亿元", "warehouse_indicator"] == "tech_contract_turnover"
     incubators = t.loc["省级以上科技企业孵化器达到200家"]
     assert (incubators["warehouse_indicator"], incubators["comparability"]) == ("incubators", "broader")
@@ -206,19 +256,33 @@ def _review(**fields) -> dict:
 
 def test_review_corrections_rejections_and_orphans(built_targets):
     raw = extract_document_statements(built_targets.documents)
-    reviews = pd.DataFrame([
-        _review(doc=HEBEI.name, span="技术合同成交总额达到2000亿元", status="confirmed", value="2500", target_year="2027"),
-        _review(doc=HEBEI.name, span="科技领军企业达到100家", status="rejected", note="not a statistic"),
-        _review(doc=HEBEI.name, span="高新技术企业达到15000家", status="confirmed",
-                warehouse_indicator="hightech_enterprises_certified", comparability="broader"),
-        _review(doc=HEBEI.name, span="一个已经不存在的片段", status="confirmed"),
-    ], columns=REVIEW_COLUMNS)
+    reviews = pd.DataFrame(
+        [
+            _review(
+                doc=HEBEI.name,
+                span="技术合同成交总额达到2000亿元",
+                status="confirmed",
+                value="2500",
+                target_year="2027",
+            ),
+            _review(doc=HEBEI.name, span="科技领军企业达到100家", status="rejected", note="not a statistic"),
+            _review(
+                doc=HEBEI.name,
+                span="高新技术企业达到15000家",
+                status="confirmed",
+                warehouse_indicator="hightech_enterprises_certified",
+                comparability="broader",
+            ),
+            _review(doc=HEBEI.name, span="一个已经不存在的片段", status="confirmed"),
+        ],
+        columns=REVIEW_COLUMNS,
+    )
     statements, matched = apply_reviews(raw, reviews, load_indicator_map(), built_targets.documents)
     s = statements.set_index("span")
     turnover = s.loc["技术合同成交总额达到2000亿元"]
     assert (turnover["value"], turnover["value_base"], turnover["target_year"]) == (2500.0, 2500e8, 2027)
     assert turnover["corrections"] == "value: 2000.0 → 2500.0; target_year: 2025 → 2027"
-    assert json.loads(turnover["extracted"])["value_base"] == 2000e8        # the extractor's output is kept
+    assert json.loads(turnover["extracted"])["value_base"] == 2000e8  # the extractor's output is kept
     assert s.loc["科技领军企业达到100家", "review_status"] == "rejected"
     he = s.loc["高新技术企业达到15000家"]
     assert (he["warehouse_indicator"], he["comparability"]) == ("hightech_enterprises_certified", "broader")
@@ -228,9 +292,13 @@ def test_review_corrections_rejections_and_orphans(built_targets):
 
 def test_malformed_review_file_names_row_and_column(tmp_path):
     bad = tmp_path / "reviews.csv"
-    pd.DataFrame([_review(doc="x.txt", span="y", status="approved"),
-                  _review(doc="x.txt", span="z", status="confirmed", comparator="gte", target_year="20x5")],
-                 columns=REVIEW_COLUMNS).to_csv(bad, index=False)
+    pd.DataFrame(
+        [
+            _review(doc="x.txt", span="y", status="approved"),
+            _review(doc="x.txt", span="z", status="confirmed", comparator="gte", target_year="20x5"),
+        ],
+        columns=REVIEW_COLUMNS,
+    ).to_csv(bad, index=False)
     with pytest.raises(TargetReviewError) as info:
         load_reviews(bad)
     message = str(info.value)
@@ -247,25 +315,37 @@ def test_the_curated_review_file_is_valid():
 
 # ----------------------------------------------------------------------------- sti.db and the portal
 
+
 def test_published_target_tables(sti_db):
-    counts = dict(query(sti_db, """SELECT 'policy_documents', count(*) FROM policy_documents
+    counts = dict(
+        query(
+            sti_db,
+            """SELECT 'policy_documents', count(*) FROM policy_documents
         UNION ALL SELECT 'policy_statements', count(*) FROM policy_statements
         UNION ALL SELECT 'targets', count(*) FROM targets
         UNION ALL SELECT 'target_progress', count(*) FROM target_progress
-        UNION ALL SELECT 'target_indicators', count(*) FROM target_indicators"""))
+        UNION ALL SELECT 'target_indicators', count(*) FROM target_indicators""",
+        )
+    )
     assert counts["policy_documents"] == 54
     assert counts["policy_statements"] > 500 and 150 < counts["targets"] < counts["policy_statements"]
     assert counts["target_progress"] <= counts["targets"] and counts["target_indicators"] == 13
     assert query(sti_db, "SELECT count(*) FROM targets WHERE kind <> 'target'") == [(0,)]
     # the span is the evidence: it sits at its offset in the published text (SQLite substr is 1-based)
-    assert query(sti_db, """SELECT count(*) FROM policy_statements s JOIN policy_documents d USING (doc_id)
-                            WHERE substr(d.text, s.char_offset + 1, s.char_end - s.char_offset) <> s.span""") == [(0,)]
+    assert query(
+        sti_db,
+        """SELECT count(*) FROM policy_statements s JOIN policy_documents d USING (doc_id)
+                            WHERE substr(d.text, s.char_offset + 1, s.char_end - s.char_offset) <> s.span""",
+    ) == [(0,)]
 
 
 def fts_docs(sti_db, term: str) -> set[str]:
-    rows = query(sti_db, """SELECT doc_id FROM policy_documents WHERE rowid IN (
+    rows = query(
+        sti_db,
+        """SELECT doc_id FROM policy_documents WHERE rowid IN (
                             SELECT rowid FROM policy_documents_fts WHERE policy_documents_fts MATCH ?)""",
-                 '"' + term.replace('"', '""') + '"')
+        '"' + term.replace('"', '""') + '"',
+    )
     return {r[0] for r in rows}
 
 
@@ -282,23 +362,39 @@ def test_full_text_search_in_chinese(sti_db):
 
 
 def test_full_text_search_over_datasette_http(portal_url):
-    response = httpx.get(f"{portal_url}/sti/policy_documents.json",
-                         params={"_search": "四个一批", "_shape": "objects", "_col": ["doc_id", "title"]}, timeout=30)
+    response = httpx.get(
+        f"{portal_url}/sti/policy_documents.json",
+        params={"_search": "四个一批", "_shape": "objects", "_col": ["doc_id", "title"]},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     rows = response.json()["rows"]
     assert [r["doc_id"] for r in rows] == ["002_a85baa3503116d35"]
     assert rows[0]["title"].startswith("关于联动实施“四个一批”项目")
-    none = httpx.get(f"{portal_url}/sti/policy_documents.json",
-                     params={"_search": "量子计算机", "_shape": "objects"}, timeout=30).json()["rows"]
+    none = httpx.get(
+        f"{portal_url}/sti/policy_documents.json", params={"_search": "量子计算机", "_shape": "objects"}, timeout=30
+    ).json()["rows"]
     assert none == []
 
 
 def test_target_progress_over_datasette_http(portal_url):
-    rows = httpx.get(f"{portal_url}/sti/target_progress.json",
-                     params={"region_code": "130000", "doc_id": "002_a85baa3503116d35", "review_status": "confirmed",
-                             "_shape": "objects", "_size": "max"}, timeout=30).json()["rows"]
+    rows = httpx.get(
+        f"{portal_url}/sti/target_progress.json",
+        params={
+            "region_code": "130000",
+            "doc_id": "002_a85baa3503116d35",
+            "review_status": "confirmed",
+            "_shape": "objects",
+            "_size": "max",
+        },
+        timeout=30,
+    ).json()["rows"]
     statuses = {r["indicator"]: r["status"] for r in rows}
-    assert statuses.pop("hightech_enterprises") in ("met", "on_track", "off_track")   # against the estimate
+    assert statuses.pop("hightech_enterprises") in ("met", "on_track", "off_track")  # against the estimate
     assert statuses == {
-        "rd_expenditure_growth": "on_track", "tech_contract_turnover": "on_track", "incubators": "no_data",
-        "hightech_output_share": "no_data", "sci_tech_achievements_transformed": "no_data"}
+        "rd_expenditure_growth": "on_track",
+        "tech_contract_turnover": "on_track",
+        "incubators": "no_data",
+        "hightech_output_share": "no_data",
+        "sci_tech_achievements_transformed": "no_data",
+    }

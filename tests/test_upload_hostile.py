@@ -25,14 +25,17 @@ import hostile_files as hostile  # noqa: E402
 
 MEMORY_LIMIT_MB = 500
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+# Peak memory is the child's VmHWM (high-water mark of its own address space, reset at exec): ru_maxrss
+# would carry the forking pytest process's size over into the child.
 READ_IN_CHILD = """
-import json, resource, sys
+import json, re, sys
 from pathlib import Path
 from sti_portal.uploads.read import Release, read_upload
 read = read_upload(Path(sys.argv[1]), Release("upload_test", "2026-01-01", "archive/x"))
 print(json.dumps({"problems": [[p.severity, p.rule, p.text()] for p in read.problems], "rows": len(read.rows),
                   "values": [r["value"] if r["value"] == r["value"] else None for r in read.rows[:3]],
-                  "omitted": read.omitted, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "omitted": read.omitted,
+                  "peak_mb": int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024}))
 """
 
 

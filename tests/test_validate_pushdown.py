@@ -5,6 +5,7 @@ and `run_suite` (runner.py), which hands the whole frame to GX's pandas datasour
 Each case below breaks one rule on a small, clean candidate frame; both paths must agree on which
 expectations fail, on the number of failing rows and on the rows themselves.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,12 +29,33 @@ def _provinces() -> list[str]:
     return sorted(regions.loc[regions["level"] == "province", "region_code"])
 
 
-def _row(region, indicator, year, value, release=NEW, kind="yearbook", vintage="2022-12-31",
-         source="cn_sti_yearbook", status="", note="") -> dict:
+def _row(
+    region,
+    indicator,
+    year,
+    value,
+    release=NEW,
+    kind="yearbook",
+    vintage="2022-12-31",
+    source="cn_sti_yearbook",
+    status="",
+    note="",
+) -> dict:
     unit = catalogue.indicators().loc[indicator, "unit"]
-    return {"source_id": source, "release": release, "release_kind": kind, "vintage": vintage,
-            "indicator_id": indicator, "year": year, "value": value, "unit": unit, "obs_status": status,
-            "source_ref": f"{release}.xls#1!{region}-{year}", "note": note, "region_code": region}
+    return {
+        "source_id": source,
+        "release": release,
+        "release_kind": kind,
+        "vintage": vintage,
+        "indicator_id": indicator,
+        "year": year,
+        "value": value,
+        "unit": unit,
+        "obs_status": status,
+        "source_ref": f"{release}.xls#1!{region}-{year}",
+        "note": note,
+        "region_code": region,
+    }
 
 
 def clean_candidate() -> pd.DataFrame:
@@ -47,16 +69,50 @@ def clean_candidate() -> pd.DataFrame:
             values = {p: (10.0 + i) * growth * shift for i, p in enumerate(provinces)}
             for p, value in values.items():
                 rows.append(_row(p, "rd_expenditure", year, value, edition, vintage=vintage))
-                rows.append(_row(p, "rd_intensity", year, round(1.0 + i_of(p, provinces) * 0.05 * growth, 4), edition,
-                                 vintage=vintage))
+                rows.append(
+                    _row(
+                        p,
+                        "rd_intensity",
+                        year,
+                        round(1.0 + i_of(p, provinces) * 0.05 * growth, 4),
+                        edition,
+                        vintage=vintage,
+                    )
+                )
             rows.append(_row("100000", "rd_expenditure", year, sum(values.values()), edition, vintage=vintage))
             rows.append(_row("100000", "rd_intensity", year, 2.4 * growth, edition, vintage=vintage))
-    national_2021 = next(r["value"] for r in rows if r["region_code"] == "100000" and r["release"] == NEW
-                         and r["year"] == 2021 and r["indicator_id"] == "rd_expenditure")
-    rows.append(_row("100000", "rd_expenditure", 2021, national_2021 * 1.001, BULLETIN, "first_release", "2022-09-30",
-                     "nbs_rd_bulletin"))
-    rows.append(_row("100000", "rd_intensity", 2021, 2.4 * 1.05 ** 3 + 0.01, BULLETIN, "first_release", "2022-09-30",
-                     "nbs_rd_bulletin"))
+    national_2021 = next(
+        r["value"]
+        for r in rows
+        if r["region_code"] == "100000"
+        and r["release"] == NEW
+        and r["year"] == 2021
+        and r["indicator_id"] == "rd_expenditure"
+    )
+    rows.append(
+        _row(
+            "100000",
+            "rd_expenditure",
+            2021,
+            national_2021 * 1.001,
+            BULLETIN,
+            "first_release",
+            "2022-09-30",
+            "nbs_rd_bulletin",
+        )
+    )
+    rows.append(
+        _row(
+            "100000",
+            "rd_intensity",
+            2021,
+            2.4 * 1.05**3 + 0.01,
+            BULLETIN,
+            "first_release",
+            "2022-09-30",
+            "nbs_rd_bulletin",
+        )
+    )
     frame = pd.DataFrame(rows, columns=CANDIDATE_COLUMNS)
     return frame.sort_values(["indicator_id", "region_code", "year", "release"]).reset_index(drop=True)
 
@@ -66,11 +122,16 @@ def i_of(code: str, provinces: list[str]) -> int:
 
 
 def _where(frame, region, indicator, year, release=NEW):
-    return ((frame["region_code"] == region) & (frame["indicator_id"] == indicator) & (frame["year"] == year)
-            & (frame["release"] == release))
+    return (
+        (frame["region_code"] == region)
+        & (frame["indicator_id"] == indicator)
+        & (frame["year"] == year)
+        & (frame["release"] == release)
+    )
 
 
 # ------------------------------------------------------------------------------------------ corruptions
+
 
 def out_of_range(f):
     f.loc[_where(f, "110000", "rd_intensity", 2021), "value"] = 263.0
@@ -96,14 +157,14 @@ def null_value_without_m(f):
     return f
 
 
-def null_value_null_status(f):   # the row condition obs_status != "m" keeps a null status (pandas semantics)
+def null_value_null_status(f):  # the row condition obs_status != "m" keeps a null status (pandas semantics)
     mask = _where(f, "130000", "rd_intensity", 2020)
     f.loc[mask, "value"] = np.nan
     f.loc[mask, "obs_status"] = None
     return f
 
 
-def gap_flagged_m(f):   # allowed: a missing value flagged m
+def gap_flagged_m(f):  # allowed: a missing value flagged m
     mask = _where(f, "130000", "rd_intensity", 2020)
     f.loc[mask, "value"] = np.nan
     f.loc[mask, "obs_status"] = "m"
@@ -135,19 +196,19 @@ def null_region(f):
     return f
 
 
-def null_region_and_release(f):   # a row whose unique-key carriers are both null, alone: no duplicate
+def null_region_and_release(f):  # a row whose unique-key carriers are both null, alone: no duplicate
     mask = _where(f, "210000", "rd_intensity", 2019)
     f.loc[mask, ["region_code", "release"]] = None
     return f
 
 
-def null_region_and_release_twice(f):   # ... and twice in different years: still no duplicate
+def null_region_and_release_twice(f):  # ... and twice in different years: still no duplicate
     for year in (2019, 2020):
         f.loc[_where(f, "210000", "rd_intensity", year), ["region_code", "release"]] = None
     return f
 
 
-def null_keys_duplicated(f):   # two rows with the same key (null region, null release): a duplicate
+def null_keys_duplicated(f):  # two rows with the same key (null region, null release): a duplicate
     mask = _where(f, "210000", "rd_intensity", 2019)
     f.loc[mask, ["region_code", "release"]] = None
     return pd.concat([f, f[mask.values].assign(value=9.0)], ignore_index=True)
@@ -177,7 +238,7 @@ def yoy_jump(f):
     return f
 
 
-def yoy_in_older_edition_only(f):   # not a current value: no warning
+def yoy_in_older_edition_only(f):  # not a current value: no warning
     f.loc[_where(f, "310000", "rd_intensity", 2019, OLD), "value"] *= 3
     return f
 
@@ -212,14 +273,39 @@ def many_failures(f):
     return f
 
 
-CASES = [out_of_range, infinite_value, duplicate_key, everything_twice, null_value_without_m, null_value_null_status,
-         gap_flagged_m, bad_status, bad_year, unknown_indicator, bad_release_kind, null_region,
-         null_region_and_release, null_region_and_release_twice, null_keys_duplicated, null_source_ref, coverage_gap,
-         additivity_break, national_zero, yoy_jump, yoy_in_older_edition_only, bulletin_disagreement,
-         bulletin_documented, extra_column, year_as_float, null_year, many_failures]
+CASES = [
+    out_of_range,
+    infinite_value,
+    duplicate_key,
+    everything_twice,
+    null_value_without_m,
+    null_value_null_status,
+    gap_flagged_m,
+    bad_status,
+    bad_year,
+    unknown_indicator,
+    bad_release_kind,
+    null_region,
+    null_region_and_release,
+    null_region_and_release_twice,
+    null_keys_duplicated,
+    null_source_ref,
+    coverage_gap,
+    additivity_break,
+    national_zero,
+    yoy_jump,
+    yoy_in_older_edition_only,
+    bulletin_disagreement,
+    bulletin_documented,
+    extra_column,
+    year_as_float,
+    null_year,
+    many_failures,
+]
 
 
 # ------------------------------------------------------------------------------------------ comparison
+
 
 def reference(frame: pd.DataFrame) -> list[validate.SuiteOutcome]:
     """The old path: the whole frame (and the pandas group frames) through GX, COMPLETE result format."""
@@ -237,10 +323,13 @@ def _records(rows: pd.DataFrame) -> list[tuple]:
         if isinstance(v, (int, np.integer)):
             return str(int(v))
         return str(v)
+
     return sorted(tuple(norm(v) for v in rec) for rec in rows.itertuples(index=False))
 
 
-def assert_same(expected: list[validate.SuiteOutcome], actual: list[validate.SuiteOutcome], rows_cap: int | None = None):
+def assert_same(
+    expected: list[validate.SuiteOutcome], actual: list[validate.SuiteOutcome], rows_cap: int | None = None
+):
     assert [o.suite for o in expected] == [o.suite for o in actual]
     for old, new in zip(expected, actual):
         assert new.frame_rows == old.frame_rows, old.suite
@@ -279,14 +368,30 @@ def test_clean_candidate_passes_both_ways(clean):
 def test_compact_batches_fail_exactly_like_the_full_frame(clean, corrupt):
     frame = corrupt(clean.copy())
     expected = reference(frame)
-    assert any(o.failures for o in expected) or corrupt in (gap_flagged_m, yoy_in_older_edition_only,
-                                                             bulletin_documented, null_region_and_release)
+    assert any(o.failures for o in expected) or corrupt in (
+        gap_flagged_m,
+        yoy_in_older_edition_only,
+        bulletin_documented,
+        null_region_and_release,
+    )
     assert_same(expected, validate.validate_all(frame))
 
 
-@pytest.mark.parametrize("corrupt", [out_of_range, duplicate_key, null_keys_duplicated, coverage_gap, additivity_break,
-                                     yoy_jump, bulletin_disagreement, null_value_null_status, many_failures],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        out_of_range,
+        duplicate_key,
+        null_keys_duplicated,
+        coverage_gap,
+        additivity_break,
+        yoy_jump,
+        bulletin_disagreement,
+        null_value_null_status,
+        many_failures,
+    ],
+    ids=lambda c: c.__name__,
+)
 def test_validate_relation_on_a_duckdb_table(clean, corrupt, tmp_path):
     frame = corrupt(clean.copy())
     path = tmp_path / "w.duckdb"
@@ -334,9 +439,12 @@ def test_group_frames_in_sql_equal_the_pandas_frames(clean):
         con.register("frame", frame)
         names = sql_frames.register_catalogue(con, "t_")
         types = sql_frames.describe(con, "frame")
-        for suite, pandas_frame in (("coverage", frames.coverage_frame), ("additivity", frames.additivity_frame),
-                                    ("year_on_year", frames.yoy_frame),
-                                    ("bulletin_agreement", frames.bulletin_agreement_frame)):
+        for suite, pandas_frame in (
+            ("coverage", frames.coverage_frame),
+            ("additivity", frames.additivity_frame),
+            ("year_on_year", frames.yoy_frame),
+            ("bulletin_agreement", frames.bulletin_agreement_frame),
+        ):
             sql = con.execute(sql_frames.GROUP_SQL[suite]("frame", names, types)).df()
             want = pandas_frame(frame)
             assert list(sql.columns) == list(want.columns), suite
@@ -350,7 +458,9 @@ def test_bulletin_agreement_sql_twin(clean):
         twin = validate.bulletin_agreement_sql(con, "frame")
     want = frames.bulletin_agreement_frame(frame)
     assert list(twin.columns) == list(want.columns)
-    assert [tuple(map(str, r)) for r in twin.itertuples(index=False)] == [tuple(map(str, r)) for r in want.itertuples(index=False)]
+    assert [tuple(map(str, r)) for r in twin.itertuples(index=False)] == [
+        tuple(map(str, r)) for r in want.itertuples(index=False)
+    ]
     assert set(twin["verdict"]) == {"undocumented_difference"}
 
 
@@ -366,5 +476,5 @@ def test_a_frame_duckdb_would_read_as_text_is_validated_the_old_way(clean):
     frame = clean.copy()
     frame["value"] = frame["value"].astype(object)
     frame.loc[3, "value"] = "n/a"
-    suites = ["observations", "value_ranges"]   # (the old group frames cannot even be computed)
+    suites = ["observations", "value_ranges"]  # (the old group frames cannot even be computed)
     assert_same([runner.run_suite(name, frame) for name in suites], validate.validate_all(frame, suites))

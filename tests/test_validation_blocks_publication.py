@@ -1,4 +1,5 @@
 """A snapshot with a bad value fails a blocking GX check, names the row, and publishes nothing."""
+
 import hashlib
 import io
 import shutil
@@ -7,7 +8,6 @@ import msoffcrypto
 import openpyxl
 import pytest
 import xlrd
-
 from conftest import REPO_ROOT, run_sti
 
 SNAPSHOTS = REPO_ROOT / "sources" / "snapshots"
@@ -47,8 +47,9 @@ def corrupted_snapshots(tmp_path):
     sheet = xlrd.open_workbook(file_contents=_decrypted(original)).sheet_by_index(0)
     beijing_row = next(r for r in range(sheet.nrows) if sheet.cell_value(r, 1) == "Beijing")
     year_col = next(c for c in range(sheet.ncols) if str(sheet.cell_value(4, c)) == "2023")
-    xls_to_xlsx_with_edit(original, original.with_suffix(".xlsx"),
-                          lambda r, c, v: "263" if (r, c) == (beijing_row, year_col) else v)
+    xls_to_xlsx_with_edit(
+        original, original.with_suffix(".xlsx"), lambda r, c, v: "263" if (r, c) == (beijing_row, year_col) else v
+    )
     original.unlink()
     return copy
 
@@ -75,7 +76,7 @@ def test_out_of_range_value_blocks_and_keeps_published_db(built_home, corrupted_
     assert "check gx_value_ranges: FAILED" in output
     assert "rd_intensity must lie within 0-10 %" in output
     assert "region_code=110000" in output and "year=2023" in output and "value=263.0" in output
-    assert "rd_intensity_by_region__2023.xlsx#1!N7" in output   # the cell the bad value came from
+    assert "rd_intensity_by_region__2023.xlsx#1!N7" in output  # the cell the bad value came from
     assert "nothing was published" in output
     assert "Traceback" not in output
     assert {name: sha256(home / name) for name in before} == before

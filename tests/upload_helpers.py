@@ -1,4 +1,5 @@
 """Helpers for the statisticians' workflow tests (uploads, loads, the inbox sensor)."""
+
 from __future__ import annotations
 
 import csv
@@ -9,7 +10,6 @@ import sqlite3
 from pathlib import Path
 
 import duckdb
-
 from conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -26,8 +26,9 @@ def bad_cases() -> list[tuple[str, str]]:
 
 def copy_home(built_home: Path, target: Path) -> Path:
     """A private copy of the session's built STI_HOME (generations and symlinks kept; no run history)."""
-    shutil.copytree(built_home, target, symlinks=True,
-                    ignore=shutil.ignore_patterns("dagster", "reports", ".write.lock*"))
+    shutil.copytree(
+        built_home, target, symlinks=True, ignore=shutil.ignore_patterns("dagster", "reports", ".write.lock*")
+    )
     return target
 
 
@@ -78,14 +79,17 @@ class Serving:
         import time
 
         import httpx
-
         from conftest import free_port
 
         port = free_port()
         env = {**os.environ, "STI_HOME": str(self.home)}
-        self.process = subprocess.Popen([sys.executable, "-m", "sti_portal", "serve", "--port", str(port),
-                                         "--workers", "1"],
-                                        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sti_portal", "serve", "--port", str(port), "--workers", "1"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -8,9 +8,10 @@ dagster dev (exec), so SIGTERM stops it: it asks its webserver and daemon to sto
 
     DAGSTER_HOME=$PWD/.sti-home/dagster uv run --frozen python deploy/dagster/dev.py -w workspace.yaml
 """
+
 import os
 import signal
 import sys
 
-signal.signal(signal.SIGINT, signal.SIG_DFL)   # survives exec as "default", unlike an ignored signal
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # survives exec as "default", unlike an ignored signal
 os.execvp("dagster", ["dagster", "dev", *sys.argv[1:]])

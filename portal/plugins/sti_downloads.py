@@ -10,6 +10,7 @@ so nothing else under STI_HOME can be reached.
 
 The ``/downloads`` page itself is in ``sti_site.py``.
 """
+
 import asyncio
 import os
 import threading
@@ -21,9 +22,13 @@ from datasette.utils.asgi import NotFound, Response
 from sti_portal.publish import downloads as built
 
 DATABASE = "sti"
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "csv_bom": "text/csv; charset=utf-8",
-                 "json": "application/json; charset=utf-8", "zip": "application/zip"}
-QUEUED_CHUNKS = 4            # chunks read ahead of the client: memory per download = this x 1 MB
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "csv_bom": "text/csv; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+    "zip": "application/zip",
+}
+QUEUED_CHUNKS = 4  # chunks read ahead of the client: memory per download = this x 1 MB
 # The ZIP is deflated while it is sent (a core at work for the whole download): at most this many at once,
 # the next ones wait for a slot.
 ZIP_SLOTS = threading.BoundedSemaphore(2)
@@ -57,9 +62,12 @@ class StreamedDownload:
 
     def headers(self):
         stamp = self.manifest.get("retrieved", "")
-        headers = {"content-type": CONTENT_TYPES.get(self.entry["kind"], "application/octet-stream"),
-                   "content-disposition": f'attachment; filename="{self.filename}"',
-                   "cache-control": "max-age=300", "x-sti-retrieved": stamp}
+        headers = {
+            "content-type": CONTENT_TYPES.get(self.entry["kind"], "application/octet-stream"),
+            "content-disposition": f'attachment; filename="{self.filename}"',
+            "cache-control": "max-age=300",
+            "x-sti-retrieved": stamp,
+        }
         size = built.content_length(self.entry)
         if size is not None:
             headers["content-length"] = str(size)
@@ -95,7 +103,7 @@ class StreamedDownload:
                         return
                     hand_over(chunk)
                 hand_over(None)
-            except BaseException as error:   # the client sees a cut-off body; the log says why
+            except BaseException as error:  # the client sees a cut-off body; the log says why
                 hand_over(error)
             finally:
                 if zip_slot:
@@ -135,8 +143,14 @@ async def download_file(datasette, request):
     entry = built.find_file(manifest, relative)
     if entry is None:
         raise NotFound("No such download")
-    return StreamedDownload(folder, manifest, entry, download_name(relative, manifest.get("retrieved", "")),
-                            request.receive, request.method == "HEAD")
+    return StreamedDownload(
+        folder,
+        manifest,
+        entry,
+        download_name(relative, manifest.get("retrieved", "")),
+        request.receive,
+        request.method == "HEAD",
+    )
 
 
 async def downloads_redirect(datasette, request):

@@ -53,6 +53,7 @@ def register_routes(datasette):
         (r"^/releases$", releases.releases_page),
         (r"^/validation$", quality.validation_page),
         (r"^/map$", pages.map_page),
+        (r"^/map/targets$", targets.targets_map_page),  # before /map/<indicator>: "targets" is no indicator id
         (r"^/map/(?P<indicator_id>[a-z0-9_]+)$", pages.map_page),
         (r"^/targets$", targets.targets_page),
         (r"^/downloads$", pages.downloads_page),  # /downloads/ and /downloads/<file>: sti_downloads.py

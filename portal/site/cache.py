@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import urllib.parse
 from collections import OrderedDict
@@ -14,6 +13,7 @@ from portal.site.constants import DATABASE
 from portal.site.data import today
 from portal.site.hotswap import follow_publication
 from portal.site.http_cache import compressed, http_caching
+from sti_portal.core.settings import load_settings
 
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Sent with every response: pages may load scripts, styles, images and data from the portal only.
@@ -43,15 +43,8 @@ SECURITY_HEADERS = [
 # requests with a login cookie or credentials. A page whose facets timed out is kept PARTIAL_TTL_S only.
 # A new publication (or a new day) empties the cache; concurrent requests for the same uncached URL
 # wait for the first one instead of rendering it again each.
-def _cache_megabytes() -> int:
-    """STI_RESPONSE_CACHE_MB: the cache's size in MB (default 128; 0 turns it off, e.g. to measure rendering)."""
-    try:
-        return max(0, int(os.environ.get("STI_RESPONSE_CACHE_MB", "128")))
-    except ValueError:
-        return 128
-
-
-RESPONSE_CACHE_BYTES = _cache_megabytes() * 1024 * 1024
+# STI_RESPONSE_CACHE_MB (sti_portal.core.settings): the cache's size (0 turns it off, e.g. to measure rendering).
+RESPONSE_CACHE_BYTES = load_settings().response_cache_mb * 1024 * 1024
 RESPONSE_CACHE_ENTRIES = 5000
 RESPONSE_CACHE_ENTRY_BYTES = 2 * 1024 * 1024
 RESPONSE_CACHE_WAIT_S = 30.0
@@ -245,7 +238,7 @@ _access_log = {"set": False}
 
 
 def _set_access_log() -> None:
-    if os.environ.get("STI_ACCESS_LOG", "") != "1":
+    if not load_settings().access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     _access_log["set"] = True
 

@@ -8,12 +8,13 @@ and the bar chart are per 10 000 people or yuan per person, from the same year's
 
 from __future__ import annotations
 
-from portal.site.constants import LEVEL_LABEL, MAX_CHOSEN_REGIONS, NATIONAL, VENDOR_JS
+from portal.site.constants import DATABASE, LEVEL_LABEL, MAX_CHOSEN_REGIONS, NATIONAL, VENDOR_JS
 from portal.site.data import download_links, figure_path, indicator_label, portal_data, query_links
 from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import competition_ranks, fmt, json_for_script, safe_href
 from portal.site.pages import not_found_page, render_page, year_arg
 from portal.site.quality import BREAK_WORDS, yoy_warning
+from portal.site.tracking import first_release_vs_latest
 
 
 def _line_chart_regions(data, request, indicator_id: str, level: str, ranking: list, national_code) -> tuple:
@@ -208,6 +209,10 @@ async def indicator_page(datasette, request):
     reference = _reference(ind, level, ranking, national_code, national_value, per, national_pc)
     chart = _chart(ind, year, ranking, per, reference, series, chosen)
     sources = [{**s, "href": safe_href(s["url"])} for s in data.indicator_sources(indicator_id)]
+    db = datasette.get_database(DATABASE)
+    revised_year, first_vs_latest = (
+        await first_release_vs_latest(db, data, indicator_id, year) if year and level == "province" else (year, [])
+    )
     context = {
         "ind": ind,
         "indicator_id": indicator_id,
@@ -229,6 +234,9 @@ async def indicator_page(datasette, request):
         "chosen": chosen,
         "line_table": _line_table(indicator_id, series, chosen),
         "sources": sources,
+        "first_vs_latest": first_vs_latest,
+        "revised_year": revised_year,
+        "first_vs_latest_query": query_links("first_release_vs_latest", {"indicator": indicator_id, "region": ""}),
         "downloads": download_links(f"indicators/{indicator_id}"),
         "ranking_query": query_links("ranking", {"indicator": indicator_id, "year": year}),
         "queries": _queries(indicator_id, year, years[0] if years else year),

@@ -13,6 +13,7 @@ from portal.site.constants import CATEGORY_ZH, DATABASE, DEFAULT_MAP_INDICATOR, 
 from portal.site.data import category_key, downloads_manifest, figure_path, indicator_label, portal_data
 from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import fmt, human_bytes, json_for_script
+from portal.site.tracking import region_summary, summary_totals
 
 
 async def render_page(datasette, request, template: str, context: dict, status: int = 200) -> Response:
@@ -77,6 +78,8 @@ async def home_page(datasette, request):
         "provinces": provinces,
         "queries": canned_queries(datasette),
         "sources": list(data.sources.values()),
+        "summary": (summary := await region_summary(datasette.get_database(DATABASE), data)),
+        "totals": summary_totals(summary),
         "citation_source": "China Statistical Yearbook on Science and Technology (NBS, MOST) and the sources listed",
         "page_title": "sti-portal 区域科技创新统计",
     }

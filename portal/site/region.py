@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datasette.utils.asgi import Response
 
-from portal.site.constants import CATEGORY_ZH, LEVEL_LABEL, NATIONAL
+from portal.site.constants import CATEGORY_ZH, DATABASE, LEVEL_LABEL, NATIONAL
 from portal.site.data import category_key, download_links, figure_path, portal_data, query_links, region_rows
 from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import competition_ranks, fmt, fmt_signed, sparkline
 from portal.site.pages import not_found_page, render_page
 from portal.site.quality import yoy_warning
 from portal.site.regions import resolve_region
+from portal.site.targets import TARGET_STATUS, target_words
+from portal.site.tracking import doc_row_href, region_summary, region_targets, reported_rows, table_exists
 
 PAGE_LEVELS = ("national", "province", "sar_or_taiwan")
 
@@ -82,6 +84,30 @@ def _region_row(data, region: dict, code: str, indicator_id: str, ind: dict, ser
     }
 
 
+async def _targets(db, data, code: str) -> list[dict]:
+    """The region's policy targets (its cities' too) with status, latest value (a figure link) and evidence."""
+    if not await table_exists(db, "target_progress"):
+        return []
+    shown = []
+    for r in await region_targets(db, code):
+        wid, year = r.get("warehouse_indicator"), r.get("latest_year")
+        ind = data.indicators.get(wid) if wid else None
+        shown.append(
+            {
+                **r,
+                "target": target_words(r),
+                "status_label": TARGET_STATUS.get(r.get("status"), ("无统计指标 No statistic", ""))[0],
+                "status_class": r.get("status") or "other",
+                "latest": fmt(r["latest_value"], html_decimals(ind))
+                if ind and r.get("latest_value") is not None
+                else None,
+                "latest_href": figure_path(wid, code, year) if ind and (wid, code, year) in data.cell else None,
+                "doc_href": doc_row_href(r["doc_id"]),
+            }
+        )
+    return shown
+
+
 async def region_page(datasette, request):
     data = await portal_data(datasette)
     asked = request.url_vars["region_code"]
@@ -112,6 +138,8 @@ async def region_page(datasette, request):
         key=lambda r: r["region_code"],
     )
     has_files = region["level"] in PAGE_LEVELS
+    db = datasette.get_database(DATABASE)
+    targets = await _targets(db, data, code) if region["level"] in PAGE_LEVELS else []
     source_ids = sorted({row["source_id"] for row in rows})
     context = {
         "region": region,
@@ -121,6 +149,9 @@ async def region_page(datasette, request):
         "level_label": LEVEL_LABEL.get(region["level"], region["level"]),
         "downloads": download_links(f"regions/{code}") if has_files else [],
         "profile_query": query_links("region_profile", {"region": code}),
+        "targets": targets,
+        "target_summary": next((r for r in await region_summary(db, data) if r["region_code"] == code), None),
+        "reported": await reported_rows(db, data, code) if region["level"] in PAGE_LEVELS else [],
         "compare_href": f"/compare?a={code}&b={NATIONAL if code != NATIONAL else '110000'}",
         "citation_source": "; ".join(data.source_title(s) for s in source_ids),
         "page_title": f"{region['name_zh']} {region['name_en']}",

@@ -12,6 +12,7 @@ from portal.site.data import PortalData, figure_path, indicator_label, portal_da
 from portal.site.display import html_decimals
 from portal.site.formatting import fmt, fmt_number, highlight, safe_href
 from portal.site.pages import render_page
+from portal.site.tracking import STATUS_WORDS, region_summary, reported_rows, summary_totals, target_tiles
 
 TARGET_STATUS = {  # status -> (label, explanation shown in the legend)
     "off_track": (
@@ -165,21 +166,9 @@ async def targets_page(datasette, request):
     db = datasette.get_database(DATABASE)
     if not await _table_exists(db, "target_progress"):
         raise NotFound("This sti.db has no policy targets: run `sti build`")
-    region_rows = await rows_of(
-        db,
-        "SELECT coalesce(region_code, province_code) AS code, count(*) AS n FROM targets "
-        "WHERE review_status <> 'rejected' AND coalesce(region_code, province_code) IS NOT NULL "
-        "GROUP BY 1 ORDER BY 1",
-    )
-    regions = [
-        {
-            "code": r["code"],
-            "n": r["n"],
-            "zh": data.regions.get(r["code"], {}).get("name_zh", r["code"]),
-            "en": data.regions.get(r["code"], {}).get("name_en", ""),
-        }
-        for r in region_rows
-    ]
+    summary = await region_summary(db, data)
+    # every region with documents (or targets): Beijing's documents report achieved figures only
+    regions = [{"code": r["region_code"], "n": r["targets"], "zh": r["zh"], "en": r["en"]} for r in summary]
     code = request.args.get("region") or ""
     if not re.fullmatch(r"\d{6}", code) or (code not in data.regions and code not in {r["code"] for r in regions}):
         code = ""
@@ -206,6 +195,9 @@ async def targets_page(datasette, request):
     region = data.regions.get(code) if code else None
     citation = _citation(rows, tracked)
     context = {
+        "summary": [r for r in summary if not code or r["region_code"] == code],
+        "totals": summary_totals(summary),
+        "reported": await reported_rows(db, data, code) if code else [],
         "code": code,
         "region": region,
         "regions": regions,
@@ -227,3 +219,26 @@ async def targets_page(datasette, request):
         "vendor_js": ["/assets/sti-charts.js"],  # only for the region selector's submit-on-change
     }
     return await render_page(datasette, request, "sti_targets.html", context)
+
+
+async def targets_map_page(datasette, request):
+    """/map/targets: the province tiles coloured by their targets' most common judged status."""
+    data = await portal_data(datasette)
+    db = datasette.get_database(DATABASE)
+    if not await _table_exists(db, "target_region_summary"):
+        raise NotFound("This sti.db has no policy targets: run `sti build`")
+    summary = await region_summary(db, data)
+    tiles = target_tiles(summary, data)
+    context = {
+        "tiles": tiles,
+        "summary": summary,
+        "totals": summary_totals(summary),
+        "legend": [
+            {"status": s, "words": w, "n": sum(t["status"] == s for t in tiles)} for s, w in STATUS_WORDS.items()
+        ],
+        "width": 40 * (max(t["x"] for t in tiles) // 40 + 1),
+        "height": 40 * (max(t["y"] for t in tiles) // 40 + 1),
+        "citation_source": "policy documents of the regions (see /targets); statistics: the sources of each target",
+        "page_title": "地图：政策目标进展 Map: progress towards the policy targets",
+    }
+    return await render_page(datasette, request, "sti_map_targets.html", context)

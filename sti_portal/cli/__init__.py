@@ -3,11 +3,10 @@
 Each command imports what it runs when it runs: Dagster and Great Expectations take seconds to import, and
 `sti serve` or `sti check --help` need neither.
 """
+
 from __future__ import annotations
 
-import os
 import sys
-import time
 
 import click
 
@@ -29,10 +28,15 @@ def build() -> None:
 
 def _serving_options(command):
     command = click.option("--port", default=8001, show_default=True, help="Port to listen on.")(command)
-    command = click.option("--host", default="127.0.0.1", show_default=True,
-                           help="Address to listen on (loopback by default; 0.0.0.0 serves beyond this machine).")(command)
-    return click.option("--workers", type=int, default=None,
-                        help="Worker processes sharing the port (default: the number of cores).")(command)
+    command = click.option(
+        "--host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address to listen on (loopback by default; 0.0.0.0 serves beyond this machine).",
+    )(command)
+    return click.option(
+        "--workers", type=int, default=None, help="Worker processes sharing the port (default: the number of cores)."
+    )(command)
 
 
 @main.command()
@@ -84,10 +88,19 @@ def check(files: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--wait", "wait_seconds", default=None, type=float,
-              help="Seconds to wait for a running build or load to finish (default 900).")
-@click.option("--rebuild", is_flag=True, default=False,
-              help="Rebuild the warehouse from every input instead of appending the files to the published one.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=None,
+    type=float,
+    help="Seconds to wait for a running build or load to finish (default 900).",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    default=False,
+    help="Rebuild the warehouse from every input instead of appending the files to the published one.",
+)
 def load(files: tuple[str, ...], wait_seconds: float | None, rebuild: bool) -> None:
     """Check files and, if every one is valid, load them and republish the portal atomically.
 

@@ -1,4 +1,5 @@
 """Run the Dagster build job in-process, print progress, and turn the outcome into an exit code."""
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,11 @@ def run_build(paths: Paths) -> int:
     try:
         # One writer at a time (loads too); taking the lock also cleans up after a killed build or load.
         with generations.writer_lock(paths, purpose="sti build"), _instance(paths) as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
             for event in result.all_events:
                 _print_progress(event)
             failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
@@ -48,10 +52,15 @@ def run_build(paths: Paths) -> int:
         if not blocking_failure:
             # Warnings are for a statistician to review, not a reason to stop: show the first rows only.
             report = "\n".join(report.splitlines()[:5]) + "\n    (all rows: table validation_results in sti.db)"
-        click.echo(f"\n[{'FAILED' if blocking_failure else 'warning'}] check {evaluation.check_name}:\n{report}",
-                   err=blocking_failure)
+        click.echo(
+            f"\n[{'FAILED' if blocking_failure else 'warning'}] check {evaluation.check_name}:\n{report}",
+            err=blocking_failure,
+        )
     if blocking or not result.success:
-        click.echo(f"\nsti build: FAILED after {elapsed:.1f}s; nothing was published, {paths.portal_db} is unchanged.", err=True)
+        click.echo(
+            f"\nsti build: FAILED after {elapsed:.1f}s; nothing was published, {paths.portal_db} is unchanged.",
+            err=True,
+        )
         for failure in _step_failures(result):
             click.echo(failure, err=True)
         return 1
@@ -67,7 +76,9 @@ def _print_progress(event) -> None:
         click.echo(f"  materialised {materialization.asset_key.to_user_string()}{suffix}")
     elif event.event_type_value == "ASSET_CHECK_EVALUATION":
         evaluation = event.event_specific_data
-        click.echo(f"  check {evaluation.check_name}: {'passed' if evaluation.passed else 'FAILED' if evaluation.severity.value == 'ERROR' else 'warning'}")
+        click.echo(
+            f"  check {evaluation.check_name}: {'passed' if evaluation.passed else 'FAILED' if evaluation.severity.value == 'ERROR' else 'warning'}"
+        )
 
 
 def _text(metadata_value) -> str:

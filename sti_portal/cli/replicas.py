@@ -23,6 +23,7 @@ nothing of the new publication is cached under the old key, nor the reverse.
 Replicas on other machines: copy the generation directory with rsync (docs/deploy.md), then run
 `sti replicas publish --generation DIR --to HOME` there, or mount their homes here.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,8 +78,11 @@ def switch_replica(source: Path, replica: Paths, lock_timeout: float) -> str:
             shutil.rmtree(target)
         replica.generations.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
-        manifest = {key: value for key, value in generations.read_manifest(source).items()
-                    if key not in ("generation", "base", "published_at")}
+        manifest = {
+            key: value
+            for key, value in generations.read_manifest(source).items()
+            if key not in ("generation", "base", "published_at")
+        }
         manifest["copied_from"] = str(source)
         generations.commit(replica, target, manifest, expected_base=base)
         return f"{replica.home}: switched {base} -> {source.name}"
@@ -100,8 +104,10 @@ def rekey_proxy(map_file: Path | None, reload_command: str | None, publication: 
     if reload_command:
         result = subprocess.run(shlex.split(reload_command), capture_output=True, text=True, timeout=60)
         if result.returncode != 0:
-            raise ReplicaError(f"`{reload_command}` failed with exit {result.returncode}: "
-                               f"{(result.stderr or result.stdout).strip()[-500:]}")
+            raise ReplicaError(
+                f"`{reload_command}` failed with exit {result.returncode}: "
+                f"{(result.stderr or result.stdout).strip()[-500:]}"
+            )
         done.append(f"ran `{reload_command}`")
     return done
 
@@ -132,14 +138,24 @@ def warm_proxy(base_url: str, host: str | None, generation: Path) -> str:
         statuses = list(pool.map(lambda path: _warm_one(base_url, host, generation.name, path), paths))
     failed = [(path, status) for path, status in zip(paths, statuses) if status != 200]
     if len(failed) > len(paths) // 10:
-        raise ReplicaError(f"warming {base_url} failed for {len(failed)} of {len(paths)} URLs, e.g. {failed[:3]} "
-                           "(status 0: no answer); the proxy was not re-keyed")
+        raise ReplicaError(
+            f"warming {base_url} failed for {len(failed)} of {len(paths)} URLs, e.g. {failed[:3]} "
+            "(status 0: no answer); the proxy was not re-keyed"
+        )
     return f"proxy cache warmed for {generation.name}: {len(paths) - len(failed)} of {len(paths)} URLs" + (
-        f" ({len(failed)} not 200, e.g. {failed[0][0]} -> {failed[0][1]})" if failed else "")
+        f" ({len(failed)} not 200, e.g. {failed[0][0]} -> {failed[0][1]})" if failed else ""
+    )
 
 
-def publish(source: Path, replicas: list[Paths], map_file: Path | None, reload_command: str | None,
-            lock_timeout: float = 60.0, warm_url: str | None = None, warm_host: str | None = None) -> list[str]:
+def publish(
+    source: Path,
+    replicas: list[Paths],
+    map_file: Path | None,
+    reload_command: str | None,
+    lock_timeout: float = 60.0,
+    warm_url: str | None = None,
+    warm_host: str | None = None,
+) -> list[str]:
     """Steps 1-3 of the protocol above; returns the log lines. Raises ReplicaError on the first failure."""
     if not (source / generations.MANIFEST).exists():
         raise ReplicaError(f"{source} is not a complete generation (no {generations.MANIFEST})")
@@ -158,38 +174,76 @@ def publish(source: Path, replicas: list[Paths], map_file: Path | None, reload_c
 
 # ------------------------------------------------------------------------------------------ CLI
 
+
 @click.group()
 def replicas() -> None:
     """Bring a publication to the portal replicas and re-key the proxy cache (docs/deploy.md)."""
 
 
-_map_option = click.option("--nginx-map", "map_file", type=click.Path(path_type=Path), default=None,
-                           help="nginx map file naming the publication (e.g. /etc/nginx/sti-publication.map).")
-_reload_option = click.option("--reload", "reload_command", default=None,
-                              help='Command that reloads the proxy after the map changed (e.g. "nginx -s reload").')
+_map_option = click.option(
+    "--nginx-map",
+    "map_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="nginx map file naming the publication (e.g. /etc/nginx/sti-publication.map).",
+)
+_reload_option = click.option(
+    "--reload",
+    "reload_command",
+    default=None,
+    help='Command that reloads the proxy after the map changed (e.g. "nginx -s reload").',
+)
 
 
 @replicas.command("publish")
-@click.option("--to", "homes", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="STI_HOME of a replica (repeat for each, in the order they switch).")
-@click.option("--generation", type=click.Path(path_type=Path), default=None,
-              help="The generation directory to publish (default: the current one of this STI_HOME).")
+@click.option(
+    "--to",
+    "homes",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="STI_HOME of a replica (repeat for each, in the order they switch).",
+)
+@click.option(
+    "--generation",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The generation directory to publish (default: the current one of this STI_HOME).",
+)
 @_map_option
 @_reload_option
-@click.option("--warm", "warm_url", default=None,
-              help="Before re-keying, ask every site URL through this proxy address (e.g. http://127.0.0.1).")
+@click.option(
+    "--warm",
+    "warm_url",
+    default=None,
+    help="Before re-keying, ask every site URL through this proxy address (e.g. http://127.0.0.1).",
+)
 @click.option("--warm-host", default=None, help="Host header for --warm: the public name (e.g. sti.example.org).")
-def publish_command(homes: tuple[Path, ...], generation: Path | None, map_file: Path | None,
-                    reload_command: str | None, warm_url: str | None, warm_host: str | None) -> None:
+def publish_command(
+    homes: tuple[Path, ...],
+    generation: Path | None,
+    map_file: Path | None,
+    reload_command: str | None,
+    warm_url: str | None,
+    warm_host: str | None,
+) -> None:
     """Copy the published generation to every replica, switch them in order, then re-key the proxy."""
     source = generation.resolve() if generation else generations.current_generation(config.paths())
     if source is None:
-        click.echo(f"nothing published in {config.paths().home}: run `sti build` first / 尚未发布，请先运行 sti build",
-                   err=True)
+        click.echo(
+            f"nothing published in {config.paths().home}: run `sti build` first / 尚未发布，请先运行 sti build",
+            err=True,
+        )
         sys.exit(1)
     try:
-        for line in publish(source, [Paths(home.resolve()) for home in homes], map_file, reload_command,
-                            warm_url=warm_url, warm_host=warm_host):
+        for line in publish(
+            source,
+            [Paths(home.resolve()) for home in homes],
+            map_file,
+            reload_command,
+            warm_url=warm_url,
+            warm_host=warm_host,
+        ):
             click.echo(line)
     except (ReplicaError, generations.WriterBusy, generations.PublicationConflict, OSError) as error:
         click.echo(f"replica publication stopped / 副本发布中止: {error}", err=True)

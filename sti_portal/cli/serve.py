@@ -21,6 +21,7 @@ instead of httptools the portal serves about half as many cached pages per secon
 on (uvicorn's default, 5 s). uvicorn's access log is off unless STI_ACCESS_LOG=1 (it costs about a third
 of the throughput of cached pages and blocks on a full stdout pipe).
 """
+
 from __future__ import annotations
 
 import os
@@ -59,12 +60,26 @@ def _setting_text(value) -> str:
 
 def datasette_command(paths: Paths, port: int, host: str = LOOPBACK) -> list[str]:
     """One plain `datasette serve` process with the portal's files and settings (the benchmarks' baseline)."""
-    command = [sys.executable, "-m", "datasette", "serve", "-i", str(paths.portal_db),
-               "--host", host, "--port", str(port),
-               "--metadata", str(METADATA),
-               "--template-dir", str(TEMPLATE_DIR),
-               "--plugins-dir", str(PLUGINS_DIR),
-               "--static", f"assets:{STATIC_DIR}"]
+    command = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        "-i",
+        str(paths.portal_db),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--metadata",
+        str(METADATA),
+        "--template-dir",
+        str(TEMPLATE_DIR),
+        "--plugins-dir",
+        str(PLUGINS_DIR),
+        "--static",
+        f"assets:{STATIC_DIR}",
+    ]
     for key, value in SETTINGS.items():
         command += ["--setting", key, _setting_text(value)]
     return command
@@ -79,10 +94,16 @@ def portal_app():
     from datasette.utils import parse_metadata
 
     paths = config.paths()
-    datasette = Datasette([], immutables=[str(paths.portal_db)], cache_headers=True,
-                          metadata=parse_metadata(METADATA.read_text(encoding="utf-8")),
-                          template_dir=str(TEMPLATE_DIR), plugins_dir=str(PLUGINS_DIR),
-                          static_mounts=[("assets", str(STATIC_DIR))], settings=dict(SETTINGS))
+    datasette = Datasette(
+        [],
+        immutables=[str(paths.portal_db)],
+        cache_headers=True,
+        metadata=parse_metadata(METADATA.read_text(encoding="utf-8")),
+        template_dir=str(TEMPLATE_DIR),
+        plugins_dir=str(PLUGINS_DIR),
+        static_mounts=[("assets", str(STATIC_DIR))],
+        settings=dict(SETTINGS),
+    )
     return datasette.app()
 
 
@@ -98,22 +119,34 @@ def serve_portal(paths: Paths, port: int, workers: int | None = None, host: str 
     import uvicorn
 
     if not paths.portal_db.exists():
-        click.echo(f"no portal database at {paths.portal_db}: run `sti build` first / "
-                   f"没有门户数据库，请先运行 `sti build`", err=True)
+        click.echo(
+            f"no portal database at {paths.portal_db}: run `sti build` first / 没有门户数据库，请先运行 `sti build`",
+            err=True,
+        )
         return 1
     if workers is not None and workers < 1:
         click.echo(f"--workers must be at least 1, got {workers} / 工作进程数至少为 1", err=True)
         return 2
     workers = workers or default_workers()
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving the portal at http://{shown}:{port}/ with {workers} worker process(es) "
-               f"(tables and SQL at /sti; Ctrl-C to stop)")
+    click.echo(
+        f"serving the portal at http://{shown}:{port}/ with {workers} worker process(es) "
+        f"(tables and SQL at /sti; Ctrl-C to stop)"
+    )
     # STI_HOME as this command resolved it, for the workers' portal_app().
     os.environ["STI_HOME"] = str(paths.home)
     try:
-        uvicorn.run("sti_portal.cli.serve:portal_app", factory=True, host=host, port=port, workers=workers,
-                    lifespan="on", log_level="warning", access_log=config.load_settings().access_log,
-                    timeout_graceful_shutdown=10)
+        uvicorn.run(
+            "sti_portal.cli.serve:portal_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            lifespan="on",
+            log_level="warning",
+            access_log=config.load_settings().access_log,
+            timeout_graceful_shutdown=10,
+        )
     except KeyboardInterrupt:
         return 0
     except OSError as error:

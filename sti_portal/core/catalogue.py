@@ -1,4 +1,5 @@
 """The curated reference data kept as files in catalogue/: indicators, regions, aliases, sources."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -44,7 +45,9 @@ def china_regions() -> pd.DataFrame:
         return base
     for path, extra in zip(extra_region_files(), extras):
         if list(extra.columns) != list(base.columns):
-            raise ValueError(f"{path}: columns {list(extra.columns)}, expected those of regions.csv {list(base.columns)}")
+            raise ValueError(
+                f"{path}: columns {list(extra.columns)}, expected those of regions.csv {list(base.columns)}"
+            )
     frame = pd.concat([base, *extras], ignore_index=True)
     duplicated = frame.loc[frame["region_code"].duplicated(), "region_code"].tolist()
     if duplicated:

@@ -4,6 +4,7 @@ Releases are ordered by vintage (publication date; unknown dates count as oldest
 (a yearbook beats a first release of the same date), then by id so that the order is total.
 The same rule is written in SQL in warehouse/views.sql; tests check that both agree.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -14,10 +15,14 @@ OBSERVATION_KEY = ["region_code", "indicator_id", "year"]
 
 def release_order(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame sorted oldest release first within each key."""
-    return frame.assign(
-        _vintage=frame["vintage"].fillna(""),
-        _precedence=frame["release_kind"].map(KIND_PRECEDENCE).fillna(0),
-    ).sort_values(["_vintage", "_precedence", "release"], kind="stable").drop(columns=["_vintage", "_precedence"])
+    return (
+        frame.assign(
+            _vintage=frame["vintage"].fillna(""),
+            _precedence=frame["release_kind"].map(KIND_PRECEDENCE).fillna(0),
+        )
+        .sort_values(["_vintage", "_precedence", "release"], kind="stable")
+        .drop(columns=["_vintage", "_precedence"])
+    )
 
 
 def newest_per_key(frame: pd.DataFrame) -> pd.DataFrame:

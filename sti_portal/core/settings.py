@@ -5,6 +5,7 @@ settings are read from the environment in one place, `Settings` below (pydantic-
 with a default and a meaning per field); `load_settings()` reads them when a command, a Dagster
 resource or the portal starts. Nothing here changes the environment.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,48 +32,87 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="STI_", frozen=True, extra="ignore")
 
-    home: Path = Field(REPO_ROOT / ".sti-home",
-                       description="STI_HOME: where the warehouse, sti.db, downloads, reports and the inbox live")
-    snapshot_dir: Path = Field(BUNDLED_SNAPSHOT_DIR,
-                               description="STI_SNAPSHOT_DIR: another copy of the source snapshots to build from")
-    extra_regions: str = Field("", description="STI_EXTRA_REGIONS: extra region catalogues (CSV paths joined by "
-                                               "the OS path separator), e.g. counties for the benchmarks")
+    home: Path = Field(
+        REPO_ROOT / ".sti-home",
+        description="STI_HOME: where the warehouse, sti.db, downloads, reports and the inbox live",
+    )
+    snapshot_dir: Path = Field(
+        BUNDLED_SNAPSHOT_DIR, description="STI_SNAPSHOT_DIR: another copy of the source snapshots to build from"
+    )
+    extra_regions: str = Field(
+        "",
+        description="STI_EXTRA_REGIONS: extra region catalogues (CSV paths joined by "
+        "the OS path separator), e.g. counties for the benchmarks",
+    )
     lock_timeout: float = Field(900.0, description="STI_LOCK_TIMEOUT: seconds a writer waits for the write lock")
-    load_rebuild: bool = Field(False, description="STI_LOAD_REBUILD: `sti load` rebuilds from every input "
-                                                  "instead of appending (as `--rebuild`)")
-    inbox_settle_seconds: float = Field(30.0, description="STI_INBOX_SETTLE_SECONDS: a dropped file is loaded only "
-                                                         "once it has not changed for this long")
-    response_cache_mb: int = Field(128, ge=0, description="STI_RESPONSE_CACHE_MB: the portal's in-process response "
-                                                          "cache (0 turns it off)")
+    load_rebuild: bool = Field(
+        False,
+        description="STI_LOAD_REBUILD: `sti load` rebuilds from every input instead of appending (as `--rebuild`)",
+    )
+    inbox_settle_seconds: float = Field(
+        30.0,
+        description="STI_INBOX_SETTLE_SECONDS: a dropped file is loaded only once it has not changed for this long",
+    )
+    response_cache_mb: int = Field(
+        128, ge=0, description="STI_RESPONSE_CACHE_MB: the portal's in-process response cache (0 turns it off)"
+    )
     access_log: bool = Field(False, description="STI_ACCESS_LOG: uvicorn's access log on the portal")
-    base_url: str = Field("", description="STI_BASE_URL: the public address citations use (e.g. "
-                                          "https://sti.example.org); empty: the address the request came to")
+    base_url: str = Field(
+        "",
+        description="STI_BASE_URL: the public address citations use (e.g. "
+        "https://sti.example.org); empty: the address the request came to",
+    )
 
     # The public SQL box (portal/site/sql_guard.py): arbitrary ?sql= kept from starving the pages.
-    sql_box_time_limit_ms: int = Field(500, gt=0, description="STI_SQL_BOX_TIME_LIMIT_MS: time limit of one "
-                                                              "arbitrary SQL query (pages keep sql_time_limit_ms)")
-    sql_box_concurrency: int = Field(1, gt=0, description="STI_SQL_BOX_CONCURRENCY: arbitrary SQL queries run at "
-                                                          "once per worker (the other SQL threads serve pages)")
-    sql_box_per_minute: int = Field(30, gt=0, description="STI_SQL_BOX_PER_MINUTE: arbitrary SQL queries one "
-                                                          "client address may run per minute")
+    sql_box_time_limit_ms: int = Field(
+        500,
+        gt=0,
+        description="STI_SQL_BOX_TIME_LIMIT_MS: time limit of one arbitrary SQL query (pages keep sql_time_limit_ms)",
+    )
+    sql_box_concurrency: int = Field(
+        1,
+        gt=0,
+        description="STI_SQL_BOX_CONCURRENCY: arbitrary SQL queries run at "
+        "once per worker (the other SQL threads serve pages)",
+    )
+    sql_box_per_minute: int = Field(
+        30, gt=0, description="STI_SQL_BOX_PER_MINUTE: arbitrary SQL queries one client address may run per minute"
+    )
     # Limits on a statistician's file (sti_portal/uploads/limits.py): a file over one gets its verdict at once.
-    upload_max_file_mb: float = Field(10.0, gt=0, description="STI_UPLOAD_MAX_FILE_MB: largest file `sti check`/"
-                                                              "`sti load` reads (100,000 upload rows are about "
-                                                              "6 MB of CSV)")
-    upload_max_rows: int = Field(100_000, gt=0, description="STI_UPLOAD_MAX_ROWS: most rows in one file (all "
-                                                            "sheets); every region, indicator and year of a "
-                                                            "decade is about 10,000")
+    upload_max_file_mb: float = Field(
+        10.0,
+        gt=0,
+        description="STI_UPLOAD_MAX_FILE_MB: largest file `sti check`/"
+        "`sti load` reads (100,000 upload rows are about "
+        "6 MB of CSV)",
+    )
+    upload_max_rows: int = Field(
+        100_000,
+        gt=0,
+        description="STI_UPLOAD_MAX_ROWS: most rows in one file (all "
+        "sheets); every region, indicator and year of a "
+        "decade is about 10,000",
+    )
     upload_max_columns: int = Field(50, gt=0, description="STI_UPLOAD_MAX_COLUMNS: most columns in one row")
-    upload_max_cell_chars: int = Field(2_000, gt=0, description="STI_UPLOAD_MAX_CELL_CHARS: longest text in one "
-                                                                "cell (a note or source)")
+    upload_max_cell_chars: int = Field(
+        2_000, gt=0, description="STI_UPLOAD_MAX_CELL_CHARS: longest text in one cell (a note or source)"
+    )
     upload_max_sheets: int = Field(20, gt=0, description="STI_UPLOAD_MAX_SHEETS: most sheets in one workbook")
-    upload_max_unzipped_mb: float = Field(60.0, gt=0, description="STI_UPLOAD_MAX_UNZIPPED_MB: largest size of an "
-                                                                  ".xlsx once unzipped, read from the zip directory "
-                                                                  "before parsing (a zip bomb stops here)")
-    upload_max_problems: int = Field(200, gt=0, description="STI_UPLOAD_MAX_PROBLEMS: problems listed per file; "
-                                                            "the rest are counted")
-    free_space_margin_mb: float = Field(64.0, ge=0, description="STI_FREE_SPACE_MARGIN_MB: free space kept on top "
-                                                                "of what a new generation needs before writing it")
+    upload_max_unzipped_mb: float = Field(
+        60.0,
+        gt=0,
+        description="STI_UPLOAD_MAX_UNZIPPED_MB: largest size of an "
+        ".xlsx once unzipped, read from the zip directory "
+        "before parsing (a zip bomb stops here)",
+    )
+    upload_max_problems: int = Field(
+        200, gt=0, description="STI_UPLOAD_MAX_PROBLEMS: problems listed per file; the rest are counted"
+    )
+    free_space_margin_mb: float = Field(
+        64.0,
+        ge=0,
+        description="STI_FREE_SPACE_MARGIN_MB: free space kept on top of what a new generation needs before writing it",
+    )
 
     def extra_region_files(self) -> list[Path]:
         return [Path(p) for p in self.extra_regions.split(os.pathsep) if p.strip()]
@@ -133,7 +173,7 @@ class Paths:
     def current(self) -> Path:
         return self.home / "current"
 
-    def ensure(self) -> "Paths":
+    def ensure(self) -> Paths:
         for folder in (self.home, self.dagster_home, self.reports, self.inbox, self.archive, self.quarantine):
             folder.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"

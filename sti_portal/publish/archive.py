@@ -13,6 +13,7 @@ published) or deletes the staged copies (it was not). The published generation's
 the uploads it was built from; `sti build` rebuilds from exactly those (or, in a home without any
 published generation, from everything in `archive/`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,15 +33,15 @@ SIDECAR_SUFFIX = ".source.json"
 
 @dataclass(frozen=True)
 class ArchivedUpload:
-    release: str         # upload_<UTC time>_<sha8>
+    release: str  # upload_<UTC time>_<sha8>
     sha256: str
-    original_name: str   # the name the statistician gave the file
-    archived_name: str   # the name under archive/
-    loaded_at: str       # UTC, ISO 8601
-    vintage: str         # YYYY-MM-DD (the load date): orders this release among the others
+    original_name: str  # the name the statistician gave the file
+    archived_name: str  # the name under archive/
+    loaded_at: str  # UTC, ISO 8601
+    vintage: str  # YYYY-MM-DD (the load date): orders this release among the others
     size: int
-    values: int          # values read from the file
-    format: str          # "csv (GBK/GB18030)", "xlsx", "yearbook table", ...
+    values: int  # values read from the file
+    format: str  # "csv (GBK/GB18030)", "xlsx", "yearbook table", ...
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,8 +102,9 @@ def locate(paths: Paths, entry: ArchivedUpload) -> Path:
     for folder in (paths.archive, staging_dir(paths)):
         if (folder / entry.archived_name).exists():
             return folder / entry.archived_name
-    raise FileNotFoundError(f"archived upload {entry.archived_name} (release {entry.release}) is missing from "
-                            f"{paths.archive}")
+    raise FileNotFoundError(
+        f"archived upload {entry.archived_name} (release {entry.release}) is missing from {paths.archive}"
+    )
 
 
 def settle(paths: Paths, entries: list[ArchivedUpload]) -> None:
@@ -140,8 +142,10 @@ def listed(paths: Paths) -> list[ArchivedUpload]:
     """Every upload in archive/ (not the staging area), oldest release first."""
     if not paths.archive.is_dir():
         return []
-    entries = [ArchivedUpload.from_dict(json.loads(path.read_text(encoding="utf-8")))
-               for path in paths.archive.glob(f"*{SIDECAR_SUFFIX}")]
+    entries = [
+        ArchivedUpload.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        for path in paths.archive.glob(f"*{SIDECAR_SUFFIX}")
+    ]
     return sorted(entries, key=lambda entry: entry.release)
 
 

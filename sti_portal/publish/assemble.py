@@ -5,6 +5,7 @@ when it rebuilds (sti_portal/uploads/load.py) both call these functions with the
 a load and a build cannot assemble a warehouse differently. Switching the written generation in is
 sti_portal/publish/generations.py's `commit`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,11 +27,11 @@ DROPPED_COLUMNS = ["source_ref", "region_label", "region_label_en", "indicator_i
 class GenerationInputs:
     """What a generation is written from."""
 
-    candidate: pd.DataFrame          # every value of every release, derived indicators included, validated
-    aliases: pd.DataFrame            # region labels seen in the sources and the codes they were given
-    dropped: pd.DataFrame            # source rows harmonise set aside, with their `drop_reason`
-    validation_rows: list[dict]      # the Great Expectations suites' results, one row per expectation
-    policy_targets: PolicyTargets | None = None   # None: read afresh from the snapshots by the writer
+    candidate: pd.DataFrame  # every value of every release, derived indicators included, validated
+    aliases: pd.DataFrame  # region labels seen in the sources and the codes they were given
+    dropped: pd.DataFrame  # source rows harmonise set aside, with their `drop_reason`
+    validation_rows: list[dict]  # the Great Expectations suites' results, one row per expectation
+    policy_targets: PolicyTargets | None = None  # None: read afresh from the snapshots by the writer
 
 
 def write_warehouse_into(generation: Path, inputs: GenerationInputs) -> str:

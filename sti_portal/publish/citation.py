@@ -1,5 +1,6 @@
 """How sti-portal cites itself and its sources wherever a person reads a citation: download envelopes,
 READMEs, datapackage.json (one wording; the name itself is sti_portal.core.settings.PORTAL_NAME)."""
+
 from __future__ import annotations
 
 from sti_portal.core.settings import PORTAL_NAME

@@ -25,7 +25,7 @@ _HOLD = 2  # bytes held back between chunks: a field start split across two read
 
 def safe_cell(value):
     """The value as a spreadsheet should get it: text that would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in TRIGGERS:
+    if isinstance(value, str) and value and value[0] in TRIGGERS:  # ("" in TRIGGERS would be True)
         return "'" + value
     return value
 

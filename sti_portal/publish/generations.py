@@ -20,6 +20,7 @@ leaves behind (a generation without manifest, a temporary link, staged archive f
 Writers (`sti build`, `sti load`, the Dagster jobs) hold an exclusive file lock (flock, released by the
 kernel when a process dies) for their whole run, so there is one writer at a time.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,12 +75,15 @@ def writer_lock(paths: Paths, purpose: str, timeout: float | None = None):
     try:
         lock.acquire(timeout=timeout)
     except Timeout:
-        raise WriterBusy(f"another build or load is writing to {paths.home} ({lock_owner(paths)}); "
-                         f"gave up after waiting {timeout:.0f} s") from None
+        raise WriterBusy(
+            f"another build or load is writing to {paths.home} ({lock_owner(paths)}); "
+            f"gave up after waiting {timeout:.0f} s"
+        ) from None
     try:
         if outermost:
-            _owner_file(paths).write_text(json.dumps({"pid": os.getpid(), "purpose": purpose, "since": _now_iso()}),
-                                          encoding="utf-8")
+            _owner_file(paths).write_text(
+                json.dumps({"pid": os.getpid(), "purpose": purpose, "since": _now_iso()}), encoding="utf-8"
+            )
             recover(paths)
         yield
     finally:
@@ -100,6 +104,7 @@ def holds_lock(paths: Paths) -> bool:
 
 # ------------------------------------------------------------------------------------------ generations
 
+
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -108,7 +113,7 @@ def current_generation(paths: Paths) -> Path | None:
     link = paths.current
     if not link.is_symlink():
         return None
-    target = (link.parent / os.readlink(link))
+    target = link.parent / os.readlink(link)
     return target if (target / MANIFEST).exists() else None
 
 
@@ -155,7 +160,8 @@ def commit(paths: Paths, generation: Path, manifest: dict, expected_base: str | 
     if base != expected_base:
         raise PublicationConflict(
             f"the published generation changed from {expected_base} to {base} while this one was built; "
-            "nothing was published, run again")
+            "nothing was published, run again"
+        )
     _fsync_tree(generation)
     body = {**manifest, "generation": generation.name, "base": base, "published_at": _now_iso()}
     _write_json_durably(generation / MANIFEST, body)
@@ -170,7 +176,7 @@ def _switch(paths: Paths, generation: Path) -> None:
     tmp = paths.home / f".current.{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(generation, paths.home), tmp)
-    os.replace(tmp, paths.current)   # rename(2): atomic
+    os.replace(tmp, paths.current)  # rename(2): atomic
     _fsync_dir(paths.home)
 
 
@@ -192,6 +198,7 @@ def _ensure_links(paths: Paths) -> None:
 
 
 # ------------------------------------------------------------------------------------------ recovery
+
 
 def recover(paths: Paths) -> list[str]:
     """Clean up after a killed writer (call with the lock held). Returns what was done, for the log."""
@@ -232,8 +239,11 @@ def _migrate_plain_files(paths: Paths) -> list[str]:
     """
     if current_generation(paths) is not None:
         return []
-    plain = [name for name in ("warehouse.duckdb", "sti.db")
-             if (paths.home / name).is_file() and not (paths.home / name).is_symlink()]
+    plain = [
+        name
+        for name in ("warehouse.duckdb", "sti.db")
+        if (paths.home / name).is_file() and not (paths.home / name).is_symlink()
+    ]
     if not plain:
         return []
     generation = new_generation(paths, "adopted")
@@ -248,9 +258,17 @@ def _migrate_plain_files(paths: Paths) -> list[str]:
         os.symlink(f"downloads.d/{source.name}", generation / "downloads")
         old_versions = paths.home / "downloads.d"
     _fsync_tree(generation)
-    _write_json_durably(generation / MANIFEST, {"kind": "adopted", "generation": generation.name, "base": None,
-                                                "published_at": _now_iso(), "uploads": [],
-                                                "note": "files of a home built before generations existed"})
+    _write_json_durably(
+        generation / MANIFEST,
+        {
+            "kind": "adopted",
+            "generation": generation.name,
+            "base": None,
+            "published_at": _now_iso(),
+            "uploads": [],
+            "note": "files of a home built before generations existed",
+        },
+    )
     _switch(paths, generation)
     _ensure_links(paths)
     if old_versions is not None and old_versions.is_dir():
@@ -266,6 +284,7 @@ def _link_or_copy(source, target) -> None:
 
 
 # ------------------------------------------------------------------------------------------ durability
+
 
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
@@ -300,6 +319,7 @@ def _write_json_durably(path: Path, body: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
+
 
 def checkpoint(name: str, paths: Paths) -> None:
     """A named moment of a writer's run (after_check, warehouse_written, before_switch, after_switch) at which

@@ -20,6 +20,7 @@ hashed again), same published rows (tests/test_load_incremental.py compares both
 row order in sti.db's tables (replaced rows move to the end; every portal query orders explicitly) and
 `validation_results`, which record the suites on the load's scope (say so in their `detail`).
 """
+
 from __future__ import annotations
 
 import json
@@ -76,13 +77,14 @@ def read_series(warehouse: Path, series: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ what changes
 
+
 @dataclass
 class Change:
     """The rows a batch adds, and the keys whose published rows must be rewritten."""
 
-    new_rows: pd.DataFrame          # candidate rows of the new release(s), derived rows included
-    rederived: pd.DataFrame         # derived rows of the touched keys (every release), recomputed
-    keys: pd.DataFrame              # (region_code, indicator_id, year) whose published rows change
+    new_rows: pd.DataFrame  # candidate rows of the new release(s), derived rows included
+    rederived: pd.DataFrame  # derived rows of the touched keys (every release), recomputed
+    keys: pd.DataFrame  # (region_code, indicator_id, year) whose published rows change
     releases: list[str]
 
     @property
@@ -113,8 +115,12 @@ def change_of(scope_candidate: pd.DataFrame, releases: list[str]) -> Change:
     new_years = new_rows[["region_code", "year"]].drop_duplicates()
     reach = derived["indicator_id"].map(DERIVATION_YEARS_AHEAD).fillna(0)
     derived_keys = pd.concat(
-        [derived[reach >= ahead].merge(new_years.assign(year=new_years["year"] + ahead), on=["region_code", "year"])
-         for ahead in range(int(reach.max()) + 1 if len(reach) else 1)], ignore_index=True)
+        [
+            derived[reach >= ahead].merge(new_years.assign(year=new_years["year"] + ahead), on=["region_code", "year"])
+            for ahead in range(int(reach.max()) + 1 if len(reach) else 1)
+        ],
+        ignore_index=True,
+    )
     rederived = derived_keys.reset_index(drop=True)
     all_keys = pd.concat([keys, rederived[KEY]], ignore_index=True).drop_duplicates().reset_index(drop=True)
     return Change(new_rows.reset_index(drop=True), rederived, all_keys, releases)
@@ -122,8 +128,17 @@ def change_of(scope_candidate: pd.DataFrame, releases: list[str]) -> Change:
 
 # ------------------------------------------------------------------------------------------ the warehouse
 
-def write_warehouse_copy(published: Path, target: Path, change: Change, *, releases: pd.DataFrame,
-                         aliases: pd.DataFrame, validation_results: pd.DataFrame, built_at_utc: str) -> str:
+
+def write_warehouse_copy(
+    published: Path,
+    target: Path,
+    change: Change,
+    *,
+    releases: pd.DataFrame,
+    aliases: pd.DataFrame,
+    validation_results: pd.DataFrame,
+    built_at_utc: str,
+) -> str:
     """A copy of the published warehouse with the change applied (atomically: tmp file, then rename)."""
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
@@ -132,11 +147,15 @@ def write_warehouse_copy(published: Path, target: Path, change: Change, *, relea
     try:
         con.execute("BEGIN TRANSACTION")
         con.register("new_releases", releases)
-        con.execute("INSERT INTO releases SELECT * FROM new_releases WHERE release_id NOT IN (SELECT release_id FROM releases)")
+        con.execute(
+            "INSERT INTO releases SELECT * FROM new_releases WHERE release_id NOT IN (SELECT release_id FROM releases)"
+        )
         con.register("touched_keys", change.keys)
-        con.execute("DELETE FROM observation_fact f USING touched_keys k WHERE f.source_id = ? AND "
-                    "f.region_code = k.region_code AND f.indicator_id = k.indicator_id AND f.year = k.year",
-                    [DERIVED_SOURCE_ID])
+        con.execute(
+            "DELETE FROM observation_fact f USING touched_keys k WHERE f.source_id = ? AND "
+            "f.region_code = k.region_code AND f.indicator_id = k.indicator_id AND f.year = k.year",
+            [DERIVED_SOURCE_ID],
+        )
         fact = pd.concat([change.new_rows, change.rederived], ignore_index=True)
         con.register("new_fact", fact[store.FACT_COLUMNS])
         con.execute(f"INSERT INTO observation_fact SELECT * FROM new_fact {store.STORAGE_ORDER['observation_fact']}")
@@ -148,9 +167,16 @@ def write_warehouse_copy(published: Path, target: Path, change: Change, *, relea
         _update_target_progress(con, change)
         digest = store.update_partition_digests(con, change.partitions)
         counts = con.execute("SELECT count(*), count(DISTINCT release) FROM observation_fact").fetchone()
-        sources = [row[0] for row in con.execute("SELECT DISTINCT source_id FROM observation_fact ORDER BY 1").fetchall()]
-        info = {"built_at_utc": built_at_utc, "n_observations": str(counts[0]), "n_releases": str(counts[1]),
-                "sources": json.dumps(sources), "content_sha256": digest}
+        sources = [
+            row[0] for row in con.execute("SELECT DISTINCT source_id FROM observation_fact ORDER BY 1").fetchall()
+        ]
+        info = {
+            "built_at_utc": built_at_utc,
+            "n_observations": str(counts[0]),
+            "n_releases": str(counts[1]),
+            "sources": json.dumps(sources),
+            "content_sha256": digest,
+        }
         con.execute("DELETE FROM build_info")
         con.executemany("INSERT INTO build_info VALUES (?, ?)", sorted(info.items()))
         con.execute("COMMIT")
@@ -170,14 +196,20 @@ JUDGED_TABLES = ("target_progress", "reported_vs_official", "target_region_summa
 
 def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> None:
     """Re-judge the policy targets when the batch touches a region that has targets (or the nation)."""
-    target_regions = {row[0] for row in con.execute("SELECT DISTINCT region_code FROM policy_statements "
-                                                    "WHERE region_code IS NOT NULL").fetchall()} | {"100000"}
+    target_regions = {
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT region_code FROM policy_statements WHERE region_code IS NOT NULL"
+        ).fetchall()
+    } | {"100000"}
     if not (change.regions & target_regions):
         return
     con.register("target_regions", pd.DataFrame({"region_code": sorted(target_regions)}))
-    current = con.execute(SERIES_SQL.replace(
-        "JOIN touched_series t ON t.region_code = f.region_code AND t.indicator_id = f.indicator_id",
-        "JOIN target_regions t ON t.region_code = f.region_code").replace("WHERE f.source_id <> ?", ""),
+    current = con.execute(
+        SERIES_SQL.replace(
+            "JOIN touched_series t ON t.region_code = f.region_code AND t.indicator_id = f.indicator_id",
+            "JOIN target_regions t ON t.region_code = f.region_code",
+        ).replace("WHERE f.source_id <> ?", ""),
     ).df()
     regions = con.execute("SELECT * FROM regions").df()
     # Every release of the target regions' series: progress uses the current values, reported_vs_official
@@ -196,8 +228,16 @@ def _update_target_progress(con: duckdb.DuckDBPyConnection, change: Change) -> N
 # The published tables whose rows are per key (region, indicator, year): replaced for the touched keys.
 KEYED_TABLES = ("observations", "observation_history", "revisions")
 # Small tables rewritten whole from the new warehouse.
-WHOLE_TABLES = ("releases", "region_aliases", "validation_results", "build_info",
-                "target_progress", "target_indicators", "reported_vs_official", "target_region_summary")
+WHOLE_TABLES = (
+    "releases",
+    "region_aliases",
+    "validation_results",
+    "build_info",
+    "target_progress",
+    "target_indicators",
+    "reported_vs_official",
+    "target_region_summary",
+)
 
 
 def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -213,14 +253,20 @@ def touched_published_rows(warehouse: Path, keys: pd.DataFrame) -> dict[str, pd.
         con.register("touched_keys", keys)
         for table in ("regions", "indicators", "releases"):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM wh.{table}")
-        con.execute("CREATE TABLE observation_fact AS SELECT DISTINCT f.* FROM wh.observation_fact f "
-                    "JOIN touched_keys k ON f.region_code = k.region_code AND f.indicator_id = k.indicator_id "
-                    "AND f.year BETWEEN k.year - 1 AND k.year")
+        con.execute(
+            "CREATE TABLE observation_fact AS SELECT DISTINCT f.* FROM wh.observation_fact f "
+            "JOIN touched_keys k ON f.region_code = k.region_code AND f.indicator_id = k.indicator_id "
+            "AND f.year BETWEEN k.year - 1 AND k.year"
+        )
         con.execute((WAREHOUSE_SQL_DIR / "views.sql").read_text(encoding="utf-8"))
-        rows = {table: con.execute(f"SELECT * FROM ({PUBLISHED_TABLES[table]}) p SEMI JOIN touched_keys k "
-                                   "ON p.region_code = k.region_code AND p.indicator_id = k.indicator_id "
-                                   "AND p.year = k.year").df()
-                for table in KEYED_TABLES}
+        rows = {
+            table: con.execute(
+                f"SELECT * FROM ({PUBLISHED_TABLES[table]}) p SEMI JOIN touched_keys k "
+                "ON p.region_code = k.region_code AND p.indicator_id = k.indicator_id "
+                "AND p.year = k.year"
+            ).df()
+            for table in KEYED_TABLES
+        }
         for table in WHOLE_TABLES:
             rows[table] = con.execute(PUBLISHED_TABLES[table].replace(f"FROM {table}", f"FROM wh.{table}")).df()
     finally:
@@ -239,12 +285,15 @@ def write_portal_copy(published: Path, target: Path, warehouse: Path, change: Ch
     try:
         db.execute("BEGIN")
         db.execute("CREATE TEMP TABLE touched_keys (region_code TEXT, indicator_id TEXT, year INTEGER)")
-        db.executemany("INSERT INTO touched_keys VALUES (?, ?, ?)",
-                       keys[KEY].astype(object).itertuples(index=False, name=None))
+        db.executemany(
+            "INSERT INTO touched_keys VALUES (?, ?, ?)", keys[KEY].astype(object).itertuples(index=False, name=None)
+        )
         for table in KEYED_TABLES:
             # Through the (indicator_id, year) index: a handful of index seeks per touched key.
-            db.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM touched_keys k JOIN {table} t "
-                       "ON t.indicator_id = k.indicator_id AND t.year = k.year AND t.region_code = k.region_code)")
+            db.execute(
+                f"DELETE FROM {table} WHERE rowid IN (SELECT t.rowid FROM touched_keys k JOIN {table} t "
+                "ON t.indicator_id = k.indicator_id AND t.year = k.year AND t.region_code = k.region_code)"
+            )
             _insert(db, table, rows[table])
         for table in WHOLE_TABLES:
             db.execute(f"DELETE FROM {table}")
@@ -272,12 +321,14 @@ def _insert(db: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
     columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
     values = frame[columns].astype(object).where(frame[columns].notna(), None)
     placeholders = ", ".join("?" for _ in columns)
-    db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-                   values.itertuples(index=False, name=None))
+    db.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values.itertuples(index=False, name=None)
+    )
 
 
 def timed(timings: dict[str, float], name: str):
     """Context manager adding the elapsed seconds of a block to `timings[name]`."""
+
     class _Timer:
         def __enter__(self):
             self.started = time.perf_counter()
@@ -285,11 +336,24 @@ def timed(timings: dict[str, float], name: str):
         def __exit__(self, *exc):
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - self.started
             return False
+
     return _Timer()
 
 
-HARMONISED_COLUMNS = ("source_id", "release", "release_kind", "vintage", "indicator_id", "year", "value", "unit",
-                      "obs_status", "source_ref", "note", "region_code")
+HARMONISED_COLUMNS = (
+    "source_id",
+    "release",
+    "release_kind",
+    "vintage",
+    "indicator_id",
+    "year",
+    "value",
+    "unit",
+    "obs_status",
+    "source_ref",
+    "note",
+    "region_code",
+)
 
 
 def appendable(generation: Path) -> bool:

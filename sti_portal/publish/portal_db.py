@@ -5,6 +5,7 @@ old file or the new one, never a half-written one. The pre-built downloads (sti_
 written from the same staged tables before the swap, into a new version directory, and the `downloads`
 symlink is swapped right after sti.db: a failure anywhere before the swap publishes nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,20 +23,20 @@ from sti_portal.targets.tables import add_fulltext
 # Tables copied to sti.db, with the SELECT that shapes each (dates and decimals as SQLite-friendly types).
 PUBLISHED_TABLES = {
     "observations": "SELECT region_code, region_zh, region_en, region_level, indicator_id, indicator_zh, indicator_en, "
-                    "year, CAST(value AS DOUBLE) AS value, unit, obs_status, source_id, release, release_kind, "
-                    "CAST(vintage AS VARCHAR) AS vintage, source_ref, note, n_releases FROM observations "
-                    "ORDER BY indicator_id, year, region_code",
+    "year, CAST(value AS DOUBLE) AS value, unit, obs_status, source_id, release, release_kind, "
+    "CAST(vintage AS VARCHAR) AS vintage, source_ref, note, n_releases FROM observations "
+    "ORDER BY indicator_id, year, region_code",
     "observation_history": "SELECT region_code, region_zh, region_en, region_level, indicator_id, indicator_zh, "
-                           "indicator_en, year, CAST(value AS DOUBLE) AS value, unit, obs_status, source_id, release, "
-                           "release_kind, CAST(vintage AS VARCHAR) AS vintage, source_ref, note FROM observation_history "
-                           "ORDER BY indicator_id, year, region_code, vintage NULLS FIRST, precedence, release",
+    "indicator_en, year, CAST(value AS DOUBLE) AS value, unit, obs_status, source_id, release, "
+    "release_kind, CAST(vintage AS VARCHAR) AS vintage, source_ref, note FROM observation_history "
+    "ORDER BY indicator_id, year, region_code, vintage NULLS FIRST, precedence, release",
     "revisions": "SELECT * FROM revisions ORDER BY indicator_id, year, region_code, new_release",
     "indicators": "SELECT * FROM indicators ORDER BY indicator_id",
     "regions": "SELECT * FROM regions ORDER BY region_code",
     "region_aliases": "SELECT * FROM region_aliases ORDER BY region_code, alias, source_id",
     "sources": "SELECT * FROM sources ORDER BY source_id",
     "releases": "SELECT release_id, source_id, release_kind, CAST(vintage AS VARCHAR) AS vintage, precedence "
-                "FROM releases ORDER BY release_id",
+    "FROM releases ORDER BY release_id",
     "release_differences": "SELECT * FROM release_differences ORDER BY indicator_id, year, region_code",
     "validation_results": "SELECT * FROM validation_results ORDER BY suite, expectation",
     "build_info": "SELECT * FROM build_info ORDER BY key",
@@ -46,20 +47,25 @@ PUBLISHED_TABLES = {
     "target_progress": "SELECT * FROM target_progress ORDER BY region_code NULLS LAST, doc_id, statement_id",
     "target_indicators": "SELECT * FROM target_indicators ORDER BY indicator",
     "reported_vs_official": "SELECT * FROM reported_vs_official ORDER BY region_code NULLS LAST, indicator, year, "
-                            "statement_id",
+    "statement_id",
     "target_region_summary": "SELECT * FROM target_region_summary ORDER BY region_code",
     # Copies of bulletin figures left out for the original page's (sources/bulletin_pages.py), with whether
     # they agree: the hand and third-party transcriptions' disagreements stay visible.
     "bulletin_copies": "SELECT source_ref, region_label, indicator_id, reason FROM dropped_rows "
-                       "WHERE starts_with(reason, 'another copy of') ORDER BY indicator_id, source_ref",
+    "WHERE starts_with(reason, 'another copy of') ORDER BY indicator_id, source_ref",
 }
 
 INDEXES = {
     # region_level first: the portal's summary of the province/national/country rows (portal/plugins/
     # sti_site.py) and Datasette's region_level filters with their counts and indicator_id/year facets,
     # none a scan of a county-level table (SQLite picks an index that gives the GROUP BY order).
-    "observations": [("indicator_id", "year"), ("region_code", "indicator_id"), ("year",),
-                     ("region_level", "indicator_id", "year"), ("region_level", "year")],
+    "observations": [
+        ("indicator_id", "year"),
+        ("region_code", "indicator_id"),
+        ("year",),
+        ("region_level", "indicator_id", "year"),
+        ("region_level", "year"),
+    ],
     "observation_history": [("indicator_id", "year"), ("region_code", "indicator_id", "year")],
     "revisions": [("indicator_id", "year")],
 }
@@ -79,19 +85,20 @@ def publish(warehouse: Path, portal_db: Path) -> dict[str, int]:
     """
     tmp = portal_db.with_name(portal_db.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    spill = portal_db.with_name(portal_db.name + ".spill")   # where DuckDB moves staged blocks beyond its limit
+    spill = portal_db.with_name(portal_db.name + ".spill")  # where DuckDB moves staged blocks beyond its limit
     version_dir = None
-    con = duckdb.connect()   # in-memory: the staged tables (catalog "memory")
+    con = duckdb.connect()  # in-memory: the staged tables (catalog "memory")
     try:
         con.execute(f"SET temp_directory = '{spill}'")
         con.execute(f"SET memory_limit = '{_memory_limit_mb()}MB'")
         con.execute(f"LOAD '{sqlite_extension_path()}'")
         con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
-        con.execute("USE wh")    # the SELECTs name the warehouse's tables and views unqualified
+        con.execute("USE wh")  # the SELECTs name the warehouse's tables and views unqualified
         for table, select in PUBLISHED_TABLES.items():
             con.execute(f"CREATE TABLE memory.main.{table} AS {select}")
-        counts = {table: con.execute(f"SELECT count(*) FROM memory.main.{table}").fetchone()[0]
-                  for table in PUBLISHED_TABLES}
+        counts = {
+            table: con.execute(f"SELECT count(*) FROM memory.main.{table}").fetchone()[0] for table in PUBLISHED_TABLES
+        }
         con.execute("USE memory")
         # From here two statements run at a time (sti.db, downloads): one thread each, on 2 cores.
         con.execute("SET threads = 1")
@@ -100,7 +107,7 @@ def publish(warehouse: Path, portal_db: Path) -> dict[str, int]:
             try:
                 version_dir = downloads.prepare(tmp, portal_db.parent, con=con.cursor(), tables=list(PUBLISHED_TABLES))
             finally:
-                written_error = written.exception()   # wait for the SQLite side in any case
+                written_error = written.exception()  # wait for the SQLite side in any case
             if written_error is not None:
                 raise written_error
     except BaseException:

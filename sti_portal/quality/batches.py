@@ -1,6 +1,7 @@
 """Compact batches: the few rows on which each expectation fails iff it fails on the full frame (see the
 docstring of sti_portal/quality/validate.py), and the failing rows, fetched from the full frame by SQL.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -10,27 +11,34 @@ import pandas as pd
 from sti_portal.quality.sql_frames import FLOAT_TYPES, ident, literal
 from sti_portal.quality.suites import OBSERVATIONS_FRAME
 
-MAX_DUPLICATE_KEYS = 1_000     # duplicated keys whose rows go into a compact batch
-FRAME_ORDER = {OBSERVATIONS_FRAME: ["indicator_id", "region_code", "year", "release"],
-               "coverage": ["indicator_id", "year", "release", "source_id"],
-               "additivity": ["indicator_id", "year", "release"],
-               "year_on_year": ["region_code", "indicator_id", "year"],
-               "bulletin_agreement": ["indicator_id", "region_code", "year", "first_release"]}
-SYNTHETIC_PREFIX = "\x01sti-compact:"   # representative rows' key values: no real code or release looks like it
-ROW_LEVEL = {"expect_column_values_to_be_between", "expect_column_values_to_be_in_set",
-             "expect_column_values_to_not_be_null", "expect_compound_columns_to_be_unique"}
+MAX_DUPLICATE_KEYS = 1_000  # duplicated keys whose rows go into a compact batch
+FRAME_ORDER = {
+    OBSERVATIONS_FRAME: ["indicator_id", "region_code", "year", "release"],
+    "coverage": ["indicator_id", "year", "release", "source_id"],
+    "additivity": ["indicator_id", "year", "release"],
+    "year_on_year": ["region_code", "indicator_id", "year"],
+    "bulletin_agreement": ["indicator_id", "region_code", "year", "first_release"],
+}
+SYNTHETIC_PREFIX = "\x01sti-compact:"  # representative rows' key values: no real code or release looks like it
+ROW_LEVEL = {
+    "expect_column_values_to_be_between",
+    "expect_column_values_to_be_in_set",
+    "expect_column_values_to_not_be_null",
+    "expect_compound_columns_to_be_unique",
+}
 
 
 @dataclass
 class Frame:
     """A frame as a (temporary) view in the connection: the rows GX would see, in SQL."""
+
     name: str
     view: str
-    types: dict[str, str]                    # column -> DuckDB type, in the frame's order
-    lean_view: str | None = None             # the same rows, but only the columns the expectations read
-    dtypes: dict | None = None               # pandas dtypes for the compact batch (validate_all: the frame's)
-    alias: str = ""                          # table alias to qualify column names with
-    first_releases: tuple[str, ...] = ()     # failing rows of these releases are listed first
+    types: dict[str, str]  # column -> DuckDB type, in the frame's order
+    lean_view: str | None = None  # the same rows, but only the columns the expectations read
+    dtypes: dict | None = None  # pandas dtypes for the compact batch (validate_all: the frame's)
+    alias: str = ""  # table alias to qualify column names with
+    first_releases: tuple[str, ...] = ()  # failing rows of these releases are listed first
 
     def col(self, column: str) -> str:
         return f"{self.alias}.{ident(column)}" if self.alias else ident(column)
@@ -107,7 +115,7 @@ def _predicate_sql(spec: dict, frame: Frame) -> str:
             values = kwargs.get("value_set") or []
             if values:
                 parts.append(f"{col} NOT IN ({', '.join(literal(v) for v in values)})")
-        else:   # between
+        else:  # between
             inside = []
             if kwargs.get("min_value") is not None:
                 inside.append(f"{col} {'>' if kwargs.get('strict_min') else '>='} {literal(kwargs['min_value'])}")
@@ -136,9 +144,11 @@ def _duplicate_keys_sql(spec: dict, frame: Frame, limit: int | None = None) -> t
         return where
 
     where = kept(frame)
-    keys = (f"SELECT {', '.join(ident(c) for c in columns)} FROM {frame.view} "
-            f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY ALL HAVING count(*) > 1"
-            + (f" LIMIT {limit}" if limit else ""))
+    keys = (
+        f"SELECT {', '.join(ident(c) for c in columns)} FROM {frame.view} "
+        f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY ALL HAVING count(*) > 1"
+        + (f" LIMIT {limit}" if limit else "")
+    )
     on = [f"f.{ident(c)} IS NOT DISTINCT FROM d.{ident(c)}" for c in columns] + kept(replace(frame, alias="f"))
     return keys, " AND ".join(on)
 
@@ -146,11 +156,12 @@ def _duplicate_keys_sql(spec: dict, frame: Frame, limit: int | None = None) -> t
 @dataclass
 class _Plan:
     """What a compact batch keeps of each column (see the module docstring)."""
-    keys: list[str] = field(default_factory=list)       # exact values
-    ranges: list[str] = field(default_factory=list)     # minimum and maximum
-    nulls: list[str] = field(default_factory=list)      # null or not
-    carriers: list[str] = field(default_factory=list)   # synthetic unique value where not null
-    uniques: list[dict] = field(default_factory=list)   # compound uniqueness specs (duplicated rows kept)
+
+    keys: list[str] = field(default_factory=list)  # exact values
+    ranges: list[str] = field(default_factory=list)  # minimum and maximum
+    nulls: list[str] = field(default_factory=list)  # null or not
+    carriers: list[str] = field(default_factory=list)  # synthetic unique value where not null
+    uniques: list[dict] = field(default_factory=list)  # compound uniqueness specs (duplicated rows kept)
     exact_if_no_carrier: dict[str, list[str]] = field(default_factory=dict)  # column -> carriers
 
 
@@ -176,7 +187,7 @@ def _plan(frame: Frame, expectations: list[dict]) -> _Plan | None:
         elif kind == "expect_column_values_to_be_in_set":
             add(plan.keys, kwargs["column"])
         elif kind in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_in_type_list"):
-            add(plan.nulls, kwargs["column"])   # an integer column with a null has another dtype (Int64)
+            add(plan.nulls, kwargs["column"])  # an integer column with a null has another dtype (Int64)
         elif kind == "expect_compound_columns_to_be_unique":
             if all(frame.has(c) for c in kwargs["column_list"]):
                 plan.uniques.append(spec)
@@ -185,8 +196,10 @@ def _plan(frame: Frame, expectations: list[dict]) -> _Plan | None:
     plan.ranges = [c for c in plan.ranges if c not in plan.keys]
     for spec in plan.uniques:
         columns = spec["kwargs"]["column_list"]
-        carriers = [c for c in columns if frame.types[c].upper() == "VARCHAR" and c not in plan.keys and c not in plan.ranges]
-        if not carriers:   # nothing to make representative rows unique with: group on the whole key
+        carriers = [
+            c for c in columns if frame.types[c].upper() == "VARCHAR" and c not in plan.keys and c not in plan.ranges
+        ]
+        if not carriers:  # nothing to make representative rows unique with: group on the whole key
             for column in columns:
                 add(plan.keys, column)
             plan.ranges = [c for c in plan.ranges if c not in plan.keys]
@@ -219,12 +232,15 @@ def _compact_sql(frame: Frame, plan: _Plan, duplicated: list[dict]) -> str:
     ranges = {column: i for i, column in enumerate(plan.ranges)}
     for column, i in ranges.items():
         aggregates += [f"min({frame.clean(column)}) AS lo{i}", f"max({frame.clean(column)}) AS hi{i}"]
-    others = {column: f"a{i}" for i, column in enumerate(columns)
-              if column not in plan.keys and column not in ranges and column not in plan.carriers}
+    others = {
+        column: f"a{i}"
+        for i, column in enumerate(columns)
+        if column not in plan.keys and column not in ranges and column not in plan.carriers
+    }
     for column, alias in others.items():
-        if column in flags:   # checked for nulls: any value of the group (all null, or none)
+        if column in flags:  # checked for nulls: any value of the group (all null, or none)
             aggregates.append(f"any_value({frame.clean(column)}) AS {alias}")
-        else:                 # read by no expectation: not read at all
+        else:  # read by no expectation: not read at all
             aggregates.append(f"CAST(NULL AS {frame.types[column]}) AS {alias}")
     aggregates.append("count(*) AS __count")
 
@@ -234,7 +250,9 @@ def _compact_sql(frame: Frame, plan: _Plan, duplicated: list[dict]) -> str:
             if column in plan.keys:
                 expr = f"k{plan.keys.index(column)}"
             elif column in plan.carriers:
-                expr = f"CASE WHEN {flags[column]} THEN NULL ELSE '{SYNTHETIC_PREFIX}{side}' || row_number() OVER () END"
+                expr = (
+                    f"CASE WHEN {flags[column]} THEN NULL ELSE '{SYNTHETIC_PREFIX}{side}' || row_number() OVER () END"
+                )
             elif column in ranges:
                 expr = f"{'lo' if side == 'min' else 'hi'}{ranges[column]}"
             elif column in flags:
@@ -253,21 +271,26 @@ def _compact_sql(frame: Frame, plan: _Plan, duplicated: list[dict]) -> str:
         parts.append(f"SELECT {row('max')}, __count, 'max' AS __part FROM g WHERE __count > 1 AND ({differs})")
     for spec in duplicated:
         keys, on = _duplicate_keys_sql(spec, frame, MAX_DUPLICATE_KEYS)
-        parts.append(f"SELECT {replace(frame, alias='f').select()}, NULL::BIGINT AS __count, 'duplicate' AS __part "
-                     f"FROM {frame.view} f "
-                     f"SEMI JOIN ({keys}) d ON {on}")
-    grouped = (f"SELECT {', '.join(group + aggregates)} FROM {frame.view}" + (" GROUP BY ALL" if group else ""))
+        parts.append(
+            f"SELECT {replace(frame, alias='f').select()}, NULL::BIGINT AS __count, 'duplicate' AS __part "
+            f"FROM {frame.view} f "
+            f"SEMI JOIN ({keys}) d ON {on}"
+        )
+    grouped = f"SELECT {', '.join(group + aggregates)} FROM {frame.view}" + (" GROUP BY ALL" if group else "")
     return f"WITH g AS MATERIALIZED ({grouped}) " + " UNION ALL ".join(parts)
 
 
 def compact_batch(con, frame: Frame, expectations: list[dict]) -> tuple[pd.DataFrame, int]:
     """(compact batch, rows of the full frame)."""
     plan = _plan(frame, expectations)
-    if plan is None:   # an expectation we cannot compact: GX gets the whole frame
+    if plan is None:  # an expectation we cannot compact: GX gets the whole frame
         full = con.execute(f"SELECT {frame.select()} FROM {frame.view}").df()
         return _with_dtypes(full, frame), len(full)
-    duplicated = [spec for spec in plan.uniques   # (usually none: then the rows need not be read again)
-                  if con.execute(f"SELECT count(*) FROM ({_duplicate_keys_sql(spec, frame, 1)[0]})").fetchone()[0]]
+    duplicated = [
+        spec
+        for spec in plan.uniques  # (usually none: then the rows need not be read again)
+        if con.execute(f"SELECT count(*) FROM ({_duplicate_keys_sql(spec, frame, 1)[0]})").fetchone()[0]
+    ]
     batch = con.execute(_compact_sql(replace(frame, view=frame.lean_view or frame.view), plan, duplicated)).df()
     n_rows = int(batch.loc[batch["__part"] == "min", "__count"].sum())
     batch = batch.drop(columns=["__count", "__part"]).reset_index(drop=True)
@@ -280,7 +303,7 @@ def _with_dtypes(batch: pd.DataFrame, frame: Frame) -> pd.DataFrame:
             try:
                 batch[column] = batch[column].astype(dtype)
             except (TypeError, ValueError):
-                pass   # GX then sees DuckDB's dtype for that column
+                pass  # GX then sees DuckDB's dtype for that column
     return batch
 
 
@@ -288,12 +311,16 @@ def failing_rows(con, frame: Frame, spec: dict, max_rows: int) -> tuple[int, pd.
     """(exact number of failing rows, the first max_rows of them) in the full frame."""
     if spec["type"] == "expect_compound_columns_to_be_unique":
         keys, on = _duplicate_keys_sql(spec, frame)
-        sql = (f"SELECT {replace(frame, alias='f').select()}, count(*) OVER () AS __n FROM {frame.view} f "
-               f"SEMI JOIN ({keys}) d ON {on} "
-               f"{replace(frame, alias='f').order_by()} LIMIT {max_rows}")
+        sql = (
+            f"SELECT {replace(frame, alias='f').select()}, count(*) OVER () AS __n FROM {frame.view} f "
+            f"SEMI JOIN ({keys}) d ON {on} "
+            f"{replace(frame, alias='f').order_by()} LIMIT {max_rows}"
+        )
     else:
-        sql = (f"SELECT {frame.select()}, count(*) OVER () AS __n FROM {frame.view} WHERE {_predicate_sql(spec, frame)} "
-               f"{frame.order_by()} LIMIT {max_rows}")
+        sql = (
+            f"SELECT {frame.select()}, count(*) OVER () AS __n FROM {frame.view} WHERE {_predicate_sql(spec, frame)} "
+            f"{frame.order_by()} LIMIT {max_rows}"
+        )
     rows = con.execute(sql).df()
     n_rows = int(rows["__n"].iloc[0]) if len(rows) else 0
     return n_rows, rows.drop(columns="__n").reset_index(drop=True)

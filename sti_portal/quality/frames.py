@@ -2,6 +2,7 @@
 first release versus yearbook) for GX to validate. They are the reference: sti_portal/quality/sql_frames.py
 computes the same frames in DuckDB, and tests/test_validate_pushdown.py compares both.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -25,9 +26,11 @@ def coverage_frame(observations: pd.DataFrame) -> pd.DataFrame:
     # A release with no province at all for an indicator-year (a national headline) claims no coverage.
     all_provinces = set(province_rows(catalogue.china_regions())["region_code"])
     keys = ["indicator_id", "year", "release", "source_id"]
-    counts = provincial.groupby(keys)["region_code"].agg(
-        n_provinces="nunique",
-        missing_provinces=lambda codes: ",".join(sorted(all_provinces - set(codes)))).reset_index()
+    counts = (
+        provincial.groupby(keys)["region_code"]
+        .agg(n_provinces="nunique", missing_provinces=lambda codes: ",".join(sorted(all_provinces - set(codes))))
+        .reset_index()
+    )
     # The bulletin's regional figures are partial ranked tables by design (see INDEX.md), and so are
     # statisticians' uploads (a communiqué, one revised value): neither claims all provinces.
     partial = (counts["source_id"] == "nbs_rd_bulletin") | counts["release"].str.startswith("upload_")
@@ -61,8 +64,20 @@ def yoy_frame(observations: pd.DataFrame) -> pd.DataFrame:
     out["change_ratio"] = out["value"] / out["previous_value"] - 1
     out["bound"] = out["indicator_id"].map(bounds)
     out["within_bound"] = out["change_ratio"].abs() <= out["bound"]
-    return out[["region_code", "indicator_id", "year", "release", "previous_value", "value", "change_ratio", "bound",
-                "within_bound", "source_ref"]].reset_index(drop=True)
+    return out[
+        [
+            "region_code",
+            "indicator_id",
+            "year",
+            "release",
+            "previous_value",
+            "value",
+            "change_ratio",
+            "bound",
+            "within_bound",
+            "source_ref",
+        ]
+    ].reset_index(drop=True)
 
 
 GROUP_FRAMES = {

@@ -1,4 +1,5 @@
 """What a suite run gives: its failures (with the failing rows), a report, the rows of validation_results."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -55,16 +56,25 @@ class SuiteOutcome:
         for spec in load_suite(self.suite)["expectations"]:
             label = expectation_label(spec["type"], spec["kwargs"])
             failure = failed.get(label)
-            rows.append({"suite": self.suite, "expectation": label, "severity": spec.get("severity", "critical"),
-                         "passed": failure is None, "failing_rows": failure.n_rows if failure else 0,
-                         "detail": failure.describe() if failure else ""})
+            rows.append(
+                {
+                    "suite": self.suite,
+                    "expectation": label,
+                    "severity": spec.get("severity", "critical"),
+                    "passed": failure is None,
+                    "failing_rows": failure.n_rows if failure else 0,
+                    "detail": failure.describe() if failure else "",
+                }
+            )
         return rows
 
     def report(self) -> str:
         if not self.failures:
             return f"{self.suite}: {self.n_expectations} expectation(s) passed on {self.frame_rows} row(s)"
-        return "\n".join([f"{self.suite}: {len(self.failures)} of {self.n_expectations} expectation(s) failed"]
-                         + [f.describe() for f in self.failures])
+        return "\n".join(
+            [f"{self.suite}: {len(self.failures)} of {self.n_expectations} expectation(s) failed"]
+            + [f.describe() for f in self.failures]
+        )
 
 
 def expectation_label(kind: str, kwargs: dict) -> str:
@@ -72,7 +82,7 @@ def expectation_label(kind: str, kwargs: dict) -> str:
     column = kwargs.get("column") or kwargs.get("column_list")
     condition = kwargs.get("row_condition")
     if condition is not None and not isinstance(condition, (dict, str)):
-        condition = condition.dict()   # a GX Condition object (a pydantic model)
+        condition = condition.dict()  # a GX Condition object (a pydantic model)
     if isinstance(condition, dict):
         condition = f'{condition["column"]["name"]}{condition["operator"]}"{condition["parameter"]}"'
     return kind + (f"[{column}]" if column else "") + (f" where {condition}" if condition else "")

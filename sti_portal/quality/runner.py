@@ -4,6 +4,7 @@ validation results), on a whole frame (`run_suite`, the reference path) or on a 
 great_expectations is imported inside the functions that need it: importing it takes seconds (see
 docs/benchmarks.md), which `sti check` on a file that cannot be read, and every importer of this layer, are spared.
 """
+
 from __future__ import annotations
 
 import threading
@@ -36,8 +37,11 @@ def _make_gx_context():
 
     # Analytics off in the context's own configuration (it would try to reach the internet), rather than
     # by setting GX_ANALYTICS_ENABLED in the process environment; no progress bars in logs.
-    config = DataContextConfig(analytics_enabled=False, store_backend_defaults=InMemoryStoreBackendDefaults(),
-                               progress_bars=ProgressBarsConfig(globally=False))
+    config = DataContextConfig(
+        analytics_enabled=False,
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
     context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas("sti")
     asset = source.add_dataframe_asset("frame")
@@ -56,10 +60,13 @@ def run_suite(name: str, frame: pd.DataFrame) -> SuiteOutcome:
 
     suite_spec = load_suite(name)
     context, batch_definition = _gx_context()
-    suite = gx.ExpectationSuite(name=suite_spec["name"], expectations=suite_spec["expectations"], meta=suite_spec.get("meta"))
+    suite = gx.ExpectationSuite(
+        name=suite_spec["name"], expectations=suite_spec["expectations"], meta=suite_spec.get("meta")
+    )
     checked = frame.reset_index(drop=True)
     result = batch_definition.get_batch(batch_parameters={"dataframe": checked}).validate(
-        suite, result_format={"result_format": "COMPLETE"})
+        suite, result_format={"result_format": "COMPLETE"}
+    )
     failures = []
     for item in result.results:
         if item.success:
@@ -71,14 +78,16 @@ def run_suite(name: str, frame: pd.DataFrame) -> SuiteOutcome:
         observed = "" if rows.shape[0] else f"observed {details.get('observed_value', details)}"
         if item.exception_info and item.exception_info.get("raised_exception"):
             observed = f"could not be evaluated: {item.exception_info.get('exception_message')}"
-        failures.append(Failure(
-            expectation=expectation_label(config.type, config.kwargs),
-            rule=(config.meta or {}).get("rule", ""),
-            severity=severity_of(config),
-            n_rows=len(rows),
-            rows=rows,
-            observed=observed,
-        ))
+        failures.append(
+            Failure(
+                expectation=expectation_label(config.type, config.kwargs),
+                rule=(config.meta or {}).get("rule", ""),
+                severity=severity_of(config),
+                n_rows=len(rows),
+                rows=rows,
+                observed=observed,
+            )
+        )
     return SuiteOutcome(name, len(suite_spec["expectations"]), failures, len(checked))
 
 
@@ -88,9 +97,12 @@ def run_compact(con, suite_name: str, frame: Frame, batch: pd.DataFrame, n_rows:
     suite_spec = load_suite(suite_name)
     specs = {expectation_label(s["type"], s["kwargs"]): s for s in suite_spec["expectations"]}
     context, batch_definition = _gx_context()
-    suite = gx.ExpectationSuite(name=suite_spec["name"], expectations=suite_spec["expectations"], meta=suite_spec.get("meta"))
+    suite = gx.ExpectationSuite(
+        name=suite_spec["name"], expectations=suite_spec["expectations"], meta=suite_spec.get("meta")
+    )
     result = batch_definition.get_batch(batch_parameters={"dataframe": batch}).validate(
-        suite, result_format={"result_format": "BASIC"})
+        suite, result_format={"result_format": "BASIC"}
+    )
     failures = []
     for item in result.results:
         if item.success:
@@ -111,15 +123,31 @@ def run_compact(con, suite_name: str, frame: Frame, batch: pd.DataFrame, n_rows:
             observed = f"observed {details.get('observed_value', details)}"
         if raised:
             observed = f"could not be evaluated: {item.exception_info.get('exception_message')}"
-        failures.append(Failure(expectation=label, rule=(config.meta or {}).get("rule", ""), severity=severity_of(config),
-                                n_rows=count, rows=rows, observed=observed))
+        failures.append(
+            Failure(
+                expectation=label,
+                rule=(config.meta or {}).get("rule", ""),
+                severity=severity_of(config),
+                n_rows=count,
+                rows=rows,
+                observed=observed,
+            )
+        )
     return SuiteOutcome(suite_name, len(suite_spec["expectations"]), failures, n_rows)
 
 
 def unevaluated(suite_name: str, error: Exception) -> SuiteOutcome:
     """A suite whose frame could not be computed (a column missing, say): every expectation fails."""
     spec = load_suite(suite_name)
-    failures = [Failure(expectation_label(e["type"], e["kwargs"]), (e.get("meta") or {}).get("rule", ""),
-                        e.get("severity", "critical"), 0, pd.DataFrame(), f"could not be evaluated: {error}")
-                for e in spec["expectations"]]
+    failures = [
+        Failure(
+            expectation_label(e["type"], e["kwargs"]),
+            (e.get("meta") or {}).get("rule", ""),
+            e.get("severity", "critical"),
+            0,
+            pd.DataFrame(),
+            f"could not be evaluated: {error}",
+        )
+        for e in spec["expectations"]
+    ]
     return SuiteOutcome(suite_name, len(spec["expectations"]), failures, 0)

@@ -35,6 +35,7 @@ sql_frames.py (their SQL twins), batches.py (compact batches, failing rows), run
 outcomes.py (what a run gives). This module is the layer's entry point: other layers import the names
 in __all__ from here.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -59,14 +60,31 @@ from sti_portal.quality.sql_frames import (
 )
 from sti_portal.quality.suites import OBSERVATIONS_FRAME, SUITE_FRAMES, load_suite
 
-__all__ = ["GROUP_FRAMES", "MAX_FAILING_ROWS", "SUITE_FRAMES", "Failure", "SuiteOutcome", "bulletin_agreement_sql",
-           "expectation_label", "load_suite", "run_suite", "validate_all", "validate_relation"]
+__all__ = [
+    "GROUP_FRAMES",
+    "MAX_FAILING_ROWS",
+    "SUITE_FRAMES",
+    "Failure",
+    "SuiteOutcome",
+    "bulletin_agreement_sql",
+    "expectation_label",
+    "load_suite",
+    "run_suite",
+    "validate_all",
+    "validate_relation",
+]
 
-MAX_FAILING_ROWS = 10_000      # real failing rows fetched per failed expectation (n_rows stays exact)
+MAX_FAILING_ROWS = 10_000  # real failing rows fetched per failed expectation (n_rows stays exact)
 
 
-def _validate(con, relation: str, suites: list[str], dtypes: dict | None = None, max_rows: int | None = None,
-              first_releases: tuple[str, ...] = ()) -> list[SuiteOutcome]:
+def _validate(
+    con,
+    relation: str,
+    suites: list[str],
+    dtypes: dict | None = None,
+    max_rows: int | None = None,
+    first_releases: tuple[str, ...] = (),
+) -> list[SuiteOutcome]:
     max_rows = MAX_FAILING_ROWS if max_rows is None else max_rows
     prepare_gx_in_background()
     prefix = f"_sti_gx_{uuid.uuid4().hex[:12]}_"
@@ -85,8 +103,13 @@ def _validate(con, relation: str, suites: list[str], dtypes: dict | None = None,
         for frame_name, frame_suites in wanted.items():
             try:
                 if frame_name == OBSERVATIONS_FRAME:
-                    frame = Frame(frame_name, src, {c: t for c, t in types.items() if c != row_order}, dtypes=dtypes,
-                                   first_releases=first_releases)
+                    frame = Frame(
+                        frame_name,
+                        src,
+                        {c: t for c, t in types.items() if c != row_order},
+                        dtypes=dtypes,
+                        first_releases=first_releases,
+                    )
                 else:
                     view = f"{prefix}{frame_name}"
                     con.execute(f"CREATE TEMP VIEW {view} AS {GROUP_SQL[frame_name](src, names, types)}")
@@ -113,8 +136,13 @@ def _validate(con, relation: str, suites: list[str], dtypes: dict | None = None,
             con.unregister(name)
 
 
-def validate_all(observations: pd.DataFrame, suites: list[str] | None = None, *,
-                 first_releases: Iterable[str] = (), max_rows: int | None = None) -> list[SuiteOutcome]:
+def validate_all(
+    observations: pd.DataFrame,
+    suites: list[str] | None = None,
+    *,
+    first_releases: Iterable[str] = (),
+    max_rows: int | None = None,
+) -> list[SuiteOutcome]:
     """The suites (all six, or those named) on a pandas frame: registered in an in-memory DuckDB, then
     validated as `validate_relation` does, the compact batches with the frame's own dtypes.
 
@@ -122,24 +150,39 @@ def validate_all(observations: pd.DataFrame, suites: list[str] | None = None, *,
     text, which DuckDB turns into text) is validated the old way, the whole frame through GX's pandas
     datasource: such a frame fails the type rules anyway, and this keeps the details of the failure."""
     names = list(suites or SUITE_FRAMES)
-    if not all(pd.api.types.infer_dtype(observations[c], skipna=True) in ("string", "empty")
-               for c in observations.columns if observations[c].dtype == object):
+    if not all(
+        pd.api.types.infer_dtype(observations[c], skipna=True) in ("string", "empty")
+        for c in observations.columns
+        if observations[c].dtype == object
+    ):
         return [run_suite(name, GROUP_FRAMES[name](observations)) for name in names]
     con = duckdb.connect()
     try:
-        try:   # with the row order, which breaks ties between rows of the same release as pandas does
+        try:  # with the row order, which breaks ties between rows of the same release as pandas does
             con.register("candidate_observations", observations.assign(**{ROW_ORDER: np.arange(len(observations))}))
             con.execute("DESCRIBE SELECT * FROM candidate_observations").fetchall()
         except (duckdb.Error, TypeError, ValueError):
             return [run_suite(name, GROUP_FRAMES[name](observations)) for name in names]
-        return _validate(con, "candidate_observations", names, dtypes=dict(observations.dtypes),
-                         first_releases=tuple(first_releases), max_rows=max_rows)
+        return _validate(
+            con,
+            "candidate_observations",
+            names,
+            dtypes=dict(observations.dtypes),
+            first_releases=tuple(first_releases),
+            max_rows=max_rows,
+        )
     finally:
         con.close()
 
 
-def validate_relation(con: duckdb.DuckDBPyConnection, relation: str, suites: list[str] | None = None, *,
-                      first_releases: Iterable[str] = (), max_rows: int | None = None) -> list[SuiteOutcome]:
+def validate_relation(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    suites: list[str] | None = None,
+    *,
+    first_releases: Iterable[str] = (),
+    max_rows: int | None = None,
+) -> list[SuiteOutcome]:
     """The suites (all six, or those named) on data already in DuckDB.
 
     `relation`: a table or view name (or any FROM item) with the candidate columns, CANDIDATE_COLUMNS, typed
@@ -149,8 +192,9 @@ def validate_relation(con: duckdb.DuckDBPyConnection, relation: str, suites: lis
     uniqueness rule anyway) a table's row order decides which is current, as in pandas; in a view, any.
     Only temporary views and registered catalogue frames are created in `con`, and dropped again, so a
     read-only connection will do."""
-    return _validate(con, relation, list(suites or SUITE_FRAMES), first_releases=tuple(first_releases),
-                     max_rows=max_rows)
+    return _validate(
+        con, relation, list(suites or SUITE_FRAMES), first_releases=tuple(first_releases), max_rows=max_rows
+    )
 
 
 def bulletin_agreement_sql(con: duckdb.DuckDBPyConnection, relation: str) -> pd.DataFrame:
@@ -162,8 +206,9 @@ def bulletin_agreement_sql(con: duckdb.DuckDBPyConnection, relation: str) -> pd.
     try:
         source_sql, types, _ = nan_free_source(con, relation)
         con.execute(f"CREATE TEMP VIEW {src} AS {source_sql}")
-        return con.execute(f"SELECT * FROM ({bulletin_sql(src, names, types)}) "
-                           f"ORDER BY indicator_id, region_code, year, first_release").df()
+        return con.execute(
+            f"SELECT * FROM ({bulletin_sql(src, names, types)}) ORDER BY indicator_id, region_code, year, first_release"
+        ).df()
     finally:
         con.execute(f"DROP VIEW IF EXISTS {src}")
         for name in names.values():

@@ -1,4 +1,5 @@
 """Write the DuckDB warehouse: a new file built beside the old one, then swapped in with os.replace."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,12 +17,25 @@ from sti_portal.targets import tables as policy_targets_tables
 # Sorted in DuckDB on the way in (not in pandas): the order the portal reads partitions in, so each
 # (indicator, year) is a contiguous run that DuckDB's zone maps skip to.
 STORAGE_ORDER = {"observation_fact": "ORDER BY indicator_id, year, region_code, release"}
-FACT_COLUMNS = ["region_code", "indicator_id", "year", "release", "value", "obs_status", "source_id", "source_ref", "note"]
+FACT_COLUMNS = [
+    "region_code",
+    "indicator_id",
+    "year",
+    "release",
+    "value",
+    "obs_status",
+    "source_id",
+    "source_ref",
+    "note",
+]
 
 
 def releases_frame(observations: pd.DataFrame) -> pd.DataFrame:
-    releases = (observations[["release", "source_id", "release_kind", "vintage"]]
-                .drop_duplicates("release").rename(columns={"release": "release_id"}))
+    releases = (
+        observations[["release", "source_id", "release_kind", "vintage"]]
+        .drop_duplicates("release")
+        .rename(columns={"release": "release_id"})
+    )
     releases["precedence"] = releases["release_kind"].map(KIND_PRECEDENCE).astype("int64")
     releases["vintage"] = pd.to_datetime(releases["vintage"]).dt.date
     return releases.sort_values("release_id").reset_index(drop=True)
@@ -50,8 +64,10 @@ def update_partition_digests(con: duckdb.DuckDBPyConnection, partitions: set[tup
     """Re-hash the given (indicator_id, year) partitions after a change; returns the new content digest."""
     touched = pd.DataFrame(sorted(partitions), columns=["indicator_id", "year"])
     con.register("touched_partitions", touched)
-    con.execute("DELETE FROM partition_digests p USING touched_partitions t "
-                "WHERE p.indicator_id = t.indicator_id AND p.year = t.year")
+    con.execute(
+        "DELETE FROM partition_digests p USING touched_partitions t "
+        "WHERE p.indicator_id = t.indicator_id AND p.year = t.year"
+    )
     # The semi join filters the rows before they are aggregated (a filter on the aggregate's output
     # would hash all 10 M rows again).
     only = "SEMI JOIN touched_partitions USING (indicator_id, year)"
@@ -63,14 +79,24 @@ def update_partition_digests(con: duckdb.DuckDBPyConnection, partitions: set[tup
 def combined_digest(con: duckdb.DuckDBPyConnection) -> str:
     digest = hashlib.sha256()
     for indicator_id, year, partition in con.execute(
-            "SELECT indicator_id, year, digest FROM partition_digests ORDER BY indicator_id, year").fetchall():
+        "SELECT indicator_id, year, digest FROM partition_digests ORDER BY indicator_id, year"
+    ).fetchall():
         digest.update(f"{indicator_id}\t{year}\t{partition}\n".encode())
     return digest.hexdigest()
 
 
-def write_warehouse(path: Path, *, observations: pd.DataFrame, regions: pd.DataFrame, aliases: pd.DataFrame,
-                    dropped: pd.DataFrame, release_differences: pd.DataFrame, validation_results: pd.DataFrame,
-                    build_info: dict[str, str], policy_targets: policy_targets_tables.PolicyTargets | None = None) -> str:
+def write_warehouse(
+    path: Path,
+    *,
+    observations: pd.DataFrame,
+    regions: pd.DataFrame,
+    aliases: pd.DataFrame,
+    dropped: pd.DataFrame,
+    release_differences: pd.DataFrame,
+    validation_results: pd.DataFrame,
+    build_info: dict[str, str],
+    policy_targets: policy_targets_tables.PolicyTargets | None = None,
+) -> str:
     """Build the warehouse at `path` atomically; returns the content digest.
 
     The policy-target tables (warehouse/targets.sql) are written into the same file: from `policy_targets`

@@ -198,7 +198,7 @@ def series_for(current: pd.DataFrame, region_code: str, indicator_id: str) -> pd
 
 _ANNUAL_WORDS = re.compile(r"年均|每年|(?<![\d〇一二三四五六七八九十])年增长|年平均|平均每年|逐年")
 _SINCE_WORDS = re.compile(r"比.{0,12}(?:增长|提高|增加)")
-_DOUBLINGS = re.compile(r"翻([一二两三四1-4]?)番")      # 翻番 alone is 翻一番
+_DOUBLINGS = re.compile(r"翻([一二两三四1-4]?)番")  # 翻番 alone is 翻一番
 _CN_DIGITS = {"": 1, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 
 

@@ -1,4 +1,5 @@
 """Derived indicators, computed from harmonised observations and marked as such."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,8 +12,10 @@ if TYPE_CHECKING:
 DERIVED_SOURCE_ID = "sti_portal_derived"
 # Derived indicator -> the indicators it is computed from (an incremental load re-derives a region's
 # values when a batch brings one of these).
-DERIVATION_INPUTS = {"invention_patents_per_10k": ("invention_patents_in_force", "population"),
-                     "hightech_enterprises_valid_est": ("hightech_enterprises_certified",)}
+DERIVATION_INPUTS = {
+    "invention_patents_per_10k": ("invention_patents_in_force", "population"),
+    "hightech_enterprises_valid_est": ("hightech_enterprises_certified",),
+}
 # A high-tech enterprise certificate is valid for three years (高新技术企业认定管理办法, art. 9).
 CERTIFICATE_YEARS = 3
 # Derived indicator -> how many later years an input value of year t reaches (the estimate of t+1 and t+2
@@ -34,22 +37,26 @@ def invention_patents_per_10k(observations: pd.DataFrame) -> pd.DataFrame:
     population = newest_per_key(observations[observations["indicator_id"] == "population"])
     joined = patents.merge(
         population[["region_code", "year", "value", "source_ref"]],
-        on=["region_code", "year"], suffixes=("", "_population"))
+        on=["region_code", "year"],
+        suffixes=("", "_population"),
+    )
     joined = joined[joined["value"].notna() & (joined["value_population"] > 0)]
-    return pd.DataFrame({
-        "source_id": DERIVED_SOURCE_ID,
-        "release": joined["release"],
-        "release_kind": joined["release_kind"],
-        "vintage": joined["vintage"],
-        "indicator_id": "invention_patents_per_10k",
-        "year": joined["year"],
-        "value": joined["value"] / joined["value_population"],
-        "unit": "件/万人",
-        "obs_status": joined["obs_status"],
-        "source_ref": joined["source_ref"] + " ÷ " + joined["source_ref_population"],
-        "note": "derived: invention_patents_in_force / population (万人)",
-        "region_code": joined["region_code"],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "source_id": DERIVED_SOURCE_ID,
+            "release": joined["release"],
+            "release_kind": joined["release_kind"],
+            "vintage": joined["vintage"],
+            "indicator_id": "invention_patents_per_10k",
+            "year": joined["year"],
+            "value": joined["value"] / joined["value_population"],
+            "unit": "件/万人",
+            "obs_status": joined["obs_status"],
+            "source_ref": joined["source_ref"] + " ÷ " + joined["source_ref_population"],
+            "note": "derived: invention_patents_in_force / population (万人)",
+            "region_code": joined["region_code"],
+        }
+    ).reset_index(drop=True)
 
 
 def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
@@ -65,15 +72,28 @@ def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
 
     from sti_portal.core.releases import newest_per_key, release_order
 
-    flow = release_order(observations[(observations["indicator_id"] == "hightech_enterprises_certified")
-                                      & observations["value"].notna()])
+    flow = release_order(
+        observations[(observations["indicator_id"] == "hightech_enterprises_certified") & observations["value"].notna()]
+    )
     releases = list(dict.fromkeys(flow["release"]))
     frames = []
     for n, release in enumerate(releases):
         as_of = newest_per_key(flow[flow["release"].isin(releases[: n + 1])])
         frames.append(_estimate_rows(as_of, release))
-    columns = ["source_id", "release", "release_kind", "vintage", "indicator_id", "year", "value", "unit",
-               "obs_status", "source_ref", "note", "region_code"]
+    columns = [
+        "source_id",
+        "release",
+        "release_kind",
+        "vintage",
+        "indicator_id",
+        "year",
+        "value",
+        "unit",
+        "obs_status",
+        "source_ref",
+        "note",
+        "region_code",
+    ]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
@@ -88,15 +108,25 @@ def _estimate_rows(as_of: pd.DataFrame, release: str) -> pd.DataFrame:
         if any(w is None for w in window) or not any(w.release == release for w in window):
             continue
         own = next(w for w in reversed(window) if w.release == release)
-        rows.append({
-            "source_id": DERIVED_SOURCE_ID, "release": release, "release_kind": own.release_kind,
-            "vintage": own.vintage, "indicator_id": "hightech_enterprises_valid_est", "year": year,
-            "value": float(sum(w.value for w in window)), "unit": "家", "obs_status": "e",
-            "source_ref": " + ".join(w.source_ref for w in window),
-            "note": (f"estimate: hightech_enterprises_certified {year - 2}+{year - 1}+{year} "
-                     "(certificates last three years; revoked, moved or merged firms not subtracted)"),
-            "region_code": region,
-        })
+        rows.append(
+            {
+                "source_id": DERIVED_SOURCE_ID,
+                "release": release,
+                "release_kind": own.release_kind,
+                "vintage": own.vintage,
+                "indicator_id": "hightech_enterprises_valid_est",
+                "year": year,
+                "value": float(sum(w.value for w in window)),
+                "unit": "家",
+                "obs_status": "e",
+                "source_ref": " + ".join(w.source_ref for w in window),
+                "note": (
+                    f"estimate: hightech_enterprises_certified {year - 2}+{year - 1}+{year} "
+                    "(certificates last three years; revoked, moved or merged firms not subtracted)"
+                ),
+                "region_code": region,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -4,6 +4,7 @@ Every label a source prints must resolve to a region code or be on the explicit 
 (macro-regions, residual rows, World Bank aggregates); anything else is an error that names the label
 and where it was seen, so a new spelling is added to catalogue/region_aliases.csv on purpose.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -88,7 +89,9 @@ class RegionResolver:
     def resolve(self, label: str, label_en: str = "") -> str | None:
         """The code both labels agree on. A misprint in one (yearbooks print 江四, Hcnan) is carried by the
         other; two labels naming different regions are an error, never a silent pick."""
-        found = {self.keys[key] for key in (_zh_key(label), _en_key(label), _en_key(label_en)) if key and key in self.keys}
+        found = {
+            self.keys[key] for key in (_zh_key(label), _en_key(label), _en_key(label_en)) if key and key in self.keys
+        }
         if len(found) > 1:
             raise HarmoniseError(f"region labels {label!r} and {label_en!r} name different regions: {sorted(found)}")
         return found.pop() if found else None
@@ -116,16 +119,32 @@ def country_regions(iso3_codes) -> pd.DataFrame:
     rows = []
     for code in sorted(set(iso3_codes)):
         if code == WORLD_CODE:
-            rows.append({"region_code": WORLD_CODE, "name_zh": "世界", "name_zh_full": "世界", "name_en": "World",
-                         "level": "world", "macro_region": ""})
+            rows.append(
+                {
+                    "region_code": WORLD_CODE,
+                    "name_zh": "世界",
+                    "name_zh_full": "世界",
+                    "name_en": "World",
+                    "level": "world",
+                    "macro_region": "",
+                }
+            )
             continue
         country = pycountry.countries.get(alpha_3=code)
         if country is None:
             continue
         name_en = getattr(country, "common_name", None) or country.name
         name_zh = country_name_zh(country.name)
-        rows.append({"region_code": code, "name_zh": name_zh, "name_zh_full": name_zh, "name_en": name_en,
-                     "level": "country", "macro_region": ""})
+        rows.append(
+            {
+                "region_code": code,
+                "name_zh": name_zh,
+                "name_zh_full": name_zh,
+                "name_en": name_en,
+                "level": "country",
+                "macro_region": "",
+            }
+        )
     return pd.DataFrame(rows, columns=["region_code", "name_zh", "name_zh_full", "name_en", "level", "macro_region"])
 
 
@@ -135,9 +154,9 @@ def is_country_source(source_id: str) -> bool:
 
 @dataclass
 class HarmonisedBatch:
-    observations: pd.DataFrame   # coded, converted rows
-    dropped: pd.DataFrame        # rows left out on purpose, with the reason
-    aliases: pd.DataFrame        # every raw label seen -> region code
+    observations: pd.DataFrame  # coded, converted rows
+    dropped: pd.DataFrame  # rows left out on purpose, with the reason
+    aliases: pd.DataFrame  # every raw label seen -> region code
 
 
 def assign_region_codes(tidy: pd.DataFrame, resolver: RegionResolver) -> tuple[pd.Series, pd.Series]:
@@ -146,24 +165,39 @@ def assign_region_codes(tidy: pd.DataFrame, resolver: RegionResolver) -> tuple[p
     Each distinct (label, English label, country source) is resolved once and mapped back to the rows
     through its group number, so 10 M rows with a few thousand labels cost a groupby, not a Python loop.
     """
-    keys = pd.DataFrame({"label": tidy["region_label"], "label_en": tidy["region_label_en"],
-                         "country": tidy["source_id"].map(is_country_source).astype(bool)}, index=tidy.index)
+    keys = pd.DataFrame(
+        {
+            "label": tidy["region_label"],
+            "label_en": tidy["region_label_en"],
+            "country": tidy["source_id"].map(is_country_source).astype(bool),
+        },
+        index=tidy.index,
+    )
     group = keys.groupby(["label", "label_en", "country"], sort=False, dropna=False).ngroup().to_numpy()
     first = pd.Series(range(len(keys)), index=group).groupby(level=0).min().sort_index()
     distinct = keys.iloc[first.to_numpy()]
-    resolved = [_code_for(label, label_en, country, resolver)
-                for label, label_en, country in zip(distinct["label"], distinct["label_en"], distinct["country"])]
+    resolved = [
+        _code_for(label, label_en, country, resolver)
+        for label, label_en, country in zip(distinct["label"], distinct["label_en"], distinct["country"])
+    ]
     unknown = {}
-    for (code, reason), label, label_en, row in zip(resolved, distinct["label"], distinct["label_en"], first.to_numpy()):
+    for (code, reason), label, label_en, row in zip(
+        resolved, distinct["label"], distinct["label_en"], first.to_numpy()
+    ):
         if code is None and reason is None:
             unknown.setdefault(label or label_en, tidy["source_ref"].iloc[row])
     if unknown:
-        lines = [f"  {label!r} (first seen at {ref}); did you mean {resolver.suggestions(label)}?" for label, ref in unknown.items()]
+        lines = [
+            f"  {label!r} (first seen at {ref}); did you mean {resolver.suggestions(label)}?"
+            for label, ref in unknown.items()
+        ]
         raise HarmoniseError("unknown region label(s); add them to catalogue/region_aliases.csv:\n" + "\n".join(lines))
     codes = np.array([code for code, _ in resolved], dtype=object)
     reasons = np.array([reason for _, reason in resolved], dtype=object)
-    return (pd.Series(codes[group], index=tidy.index, dtype=object),
-            pd.Series(reasons[group], index=tidy.index, dtype=object))
+    return (
+        pd.Series(codes[group], index=tidy.index, dtype=object),
+        pd.Series(reasons[group], index=tidy.index, dtype=object),
+    )
 
 
 def _code_for(label: str, label_en: str, is_country: bool, resolver: RegionResolver) -> tuple[str | None, str | None]:
@@ -193,7 +227,8 @@ def convert_units(frame: pd.DataFrame) -> pd.DataFrame:
             sample = out.loc[index[0]]
             raise HarmoniseError(
                 f"{sample['source_ref']}: unit {from_unit!r} cannot be converted to {to_unit!r} "
-                f"(the unit of indicator {sample['indicator_id']})")
+                f"(the unit of indicator {sample['indicator_id']})"
+            )
         multiply, divide = UNIT_CONVERSIONS[(from_unit, to_unit)]
         out.loc[index, "value"] = out.loc[index, "value"] * multiply / divide
     out["unit"] = target_units
@@ -206,10 +241,22 @@ def harmonise(tidy: pd.DataFrame, resolver: RegionResolver | None = None) -> Har
     coded = tidy.assign(region_code=codes, drop_reason=reasons)
     dropped = coded[coded["region_code"].isna()].drop(columns=["region_code"])
     kept = coded[coded["region_code"].notna()].drop(columns=["drop_reason"])
-    aliases = (kept.assign(alias=kept["region_label"].where(kept["region_label"] != "", kept["region_label_en"]))
-               [["alias", "region_code", "source_id"]].drop_duplicates()
-               .sort_values(["region_code", "alias", "source_id"]).reset_index(drop=True))
-    english = kept[kept["region_label_en"] != ""][["region_label_en", "region_code", "source_id"]].rename(columns={"region_label_en": "alias"})
-    aliases = pd.concat([aliases, english]).drop_duplicates().sort_values(["region_code", "alias", "source_id"]).reset_index(drop=True)
+    aliases = (
+        kept.assign(alias=kept["region_label"].where(kept["region_label"] != "", kept["region_label_en"]))[
+            ["alias", "region_code", "source_id"]
+        ]
+        .drop_duplicates()
+        .sort_values(["region_code", "alias", "source_id"])
+        .reset_index(drop=True)
+    )
+    english = kept[kept["region_label_en"] != ""][["region_label_en", "region_code", "source_id"]].rename(
+        columns={"region_label_en": "alias"}
+    )
+    aliases = (
+        pd.concat([aliases, english])
+        .drop_duplicates()
+        .sort_values(["region_code", "alias", "source_id"])
+        .reset_index(drop=True)
+    )
     observations = convert_units(kept).drop(columns=["region_label", "region_label_en"])
     return HarmonisedBatch(observations.reset_index(drop=True), dropped.reset_index(drop=True), aliases)

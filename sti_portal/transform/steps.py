@@ -3,6 +3,7 @@
 snapshot (sources/snapshots) -> tidy frames (sources/*.py) -> harmonised -> candidate (+ derived)
 -> validated (expectations/) -> warehouse (DuckDB) -> portal (sti.db)
 """
+
 from __future__ import annotations
 
 import importlib

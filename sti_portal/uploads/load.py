@@ -12,6 +12,7 @@ load   the same checks, without the write lock, against the published generation
        nothing; loading a file already loaded is a no-op. A full disk or no memory is exit 2, "could not
        run", with nothing half-written.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -24,74 +25,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from sti_portal.core.settings import Paths, load_settings
+from sti_portal.core.settings import Paths
 from sti_portal.publish import archive, assemble, generations, incremental
 from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
 from sti_portal.uploads import checks, report, resources
+from sti_portal.uploads.base import Base, BaseUnreadable, base_from_inputs, incremental_base
 from sti_portal.uploads.outcome import FileOutcome, Outcome
 from sti_portal.uploads.read import Release, UploadRead, read_upload
 
-# ------------------------------------------------------------------------------------------ the published base
-
-@dataclass
-class Base:
-    observations: pd.DataFrame            # harmonised rows of every release, derived rows excluded
-    description: str
-    batch: HarmonisedBatch | None = None  # when built from the inputs: aliases and dropped rows too
-
-
-def _incremental_base(paths: Paths, rebuild: bool = False) -> Path | None:
-    """The published generation a batch can be appended to, or None when only a rebuild will do
-    (nothing published yet, or a generation from before incremental loads, or `--rebuild`)."""
-    if rebuild or load_settings().load_rebuild:
-        return None
-    generation = generations.current_generation(paths)
-    if generation is None or not incremental.appendable(generation):
-        return None
-    return generation
-
-
-class BaseUnreadable(RuntimeError):
-    pass
-
-
-def base_from_inputs(paths: Paths, uploads: list[archive.ArchivedUpload]) -> Base:
-    """Every input read afresh: bundled snapshots + archived uploads (what the new warehouse is built from)."""
-    from sources.common import SourceFormatError
-    from sti_portal.transform import steps
-    from sti_portal.uploads.read import extract_archived
-
-    try:
-        frames = _snapshot_frames()
-        uploaded, problems = extract_archived(uploads, lambda entry: archive.locate(paths, entry))
-        if problems:
-            raise BaseUnreadable("archived uploads no longer read cleanly:\n  " + "\n  ".join(problems))
-        batch = steps.harmonise_sources(frames + [uploaded])
-    except (SourceFormatError, HarmoniseError, FileNotFoundError) as exc:
-        raise BaseUnreadable(f"the bundled sources or archived uploads cannot be read: {exc}") from exc
-    return Base(batch.observations, f"a fresh build of the bundled sources and {len(uploads)} archived upload(s) "
-                                    f"({len(batch.observations):,} values)", batch)
-
-
-_SNAPSHOT_MEMO: dict[tuple, list[pd.DataFrame]] = {}
-
-
-def _snapshot_frames() -> list[pd.DataFrame]:
-    """Every source adapter's tidy frame. Memoised within the process on the snapshot files' names, sizes and
-    modification times (a long-lived process, e.g. the test session, reads them once)."""
-    from sti_portal.core import settings as config
-    from sti_portal.transform import steps
-
-    folder = config.snapshot_dir()
-    fingerprint = (str(folder), tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
-                                             for p in folder.rglob("*") if p.is_file())))
-    if fingerprint not in _SNAPSHOT_MEMO:
-        _SNAPSHOT_MEMO.clear()
-        _SNAPSHOT_MEMO[fingerprint] = [steps.extract_source(name, folder) for name in steps.SOURCE_ADAPTERS]
-    return [frame.copy() for frame in _SNAPSHOT_MEMO[fingerprint]]
-
-
 # ------------------------------------------------------------------------------------------ evaluation
+
 
 @dataclass
 class Evaluation:
@@ -101,15 +44,23 @@ class Evaluation:
 
 def _prepare(file: FileOutcome, now: datetime) -> bool:
     """Checksum and release id; False (with the problem recorded) when there is no file to read."""
-    if file.path.is_symlink():   # never hash, read or archive what a link points to
+    if file.path.is_symlink():  # never hash, read or archive what a link points to
         file.read = UploadRead(file.name)
-        file.read.error("the file is a symbolic link, not a file; links are not followed", found=file.name,
-                        expected="the file itself (copy it, do not link it)", rule="symlink")
+        file.read.error(
+            "the file is a symbolic link, not a file; links are not followed",
+            found=file.name,
+            expected="the file itself (copy it, do not link it)",
+            rule="symlink",
+        )
         return False
     if not file.path.is_file():
         file.read = UploadRead(file.name)
-        file.read.error("no such file" if not file.path.exists() else "this is a folder, not a file",
-                        found=str(file.path), expected="the path of a .csv, .xlsx or .xls file", rule="missing_file")
+        file.read.error(
+            "no such file" if not file.path.exists() else "this is a folder, not a file",
+            found=str(file.path),
+            expected="the path of a .csv, .xlsx or .xls file",
+            rule="missing_file",
+        )
         return False
     file.sha256 = archive.sha256_of(file.path)
     file.size = file.path.stat().st_size
@@ -133,19 +84,24 @@ def read_files(files: list[FileOutcome], now: datetime, outcome: Outcome) -> lis
 def harmonise_reads(reads: list[UploadRead], outcome: Outcome, columns: list[str]) -> HarmonisedBatch | None:
     """The files' rows harmonised; None when nothing could be read."""
     tidy = [read.tidy() for read in reads if read.rows]
-    if not tidy:   # nothing could be read: the suites would only re-validate the published data
+    if not tidy:  # nothing could be read: the suites would only re-validate the published data
         return None
     new_tidy = pd.concat(tidy, ignore_index=True)
     try:
         return harmonise(new_tidy)
-    except HarmoniseError as exc:   # the reader resolved every label, so this is a bug, not the file's fault
+    except HarmoniseError as exc:  # the reader resolved every label, so this is a bug, not the file's fault
         outcome.foreign.append(f"harmonisation of the uploaded rows failed: {exc}")
         empty = pd.DataFrame(columns=columns)
         return HarmonisedBatch(empty, new_tidy.iloc[0:0], pd.DataFrame())
 
 
-def evaluate(files: list[FileOutcome], base: Base | None, now: datetime, outcome: Outcome,
-             scope_of: Callable[[pd.DataFrame], Base] | None = None) -> Evaluation | None:
+def evaluate(
+    files: list[FileOutcome],
+    base: Base | None,
+    now: datetime,
+    outcome: Outcome,
+    scope_of: Callable[[pd.DataFrame], Base] | None = None,
+) -> Evaluation | None:
     """Read, check and validate the files against `base` (every published row), or against the rows
     `scope_of(new rows)` returns (the series the files touch: the incremental path)."""
     from sti_portal.quality.validate import GROUP_FRAMES, validate_all
@@ -170,9 +126,11 @@ def evaluate(files: list[FileOutcome], base: Base | None, now: datetime, outcome
     candidate = steps.candidate_observations(HarmonisedBatch(combined, pd.DataFrame(), pd.DataFrame()))
     # Coverage is judged per release and uploads claim no coverage (validate.coverage_frame), so on a
     # scope of touched series it could only see partial old releases: it is not run there.
-    outcome.suites = validate_all(candidate, suites=[n for n in GROUP_FRAMES if n != "coverage"]
-                                  if scope_of is not None else None,
-                                  first_releases=[file.release for file in files])   # the files' rows shown first
+    outcome.suites = validate_all(
+        candidate,
+        suites=[n for n in GROUP_FRAMES if n != "coverage"] if scope_of is not None else None,
+        first_releases=[file.release for file in files],
+    )  # the files' rows shown first
     outcome.foreign += checks.gx_problems(outcome.suites, {file.release: file.read for file in files})
     outcome.timings["Great Expectations suites"] = time.perf_counter() - tick
     return Evaluation(candidate, new_batch)
@@ -182,12 +140,17 @@ def scope_reader(warehouse: Path, generation_name: str) -> Callable[[pd.DataFram
     def scope_of(new_rows: pd.DataFrame) -> Base:
         series = incremental.touched_series(new_rows)
         frame = incremental.read_series(warehouse, series)
-        return Base(frame, f"the published data (generation {generation_name}): the {len(series):,} series the "
-                           f"file(s) touch, {len(frame):,} values")
+        return Base(
+            frame,
+            f"the published data (generation {generation_name}): the {len(series):,} series the "
+            f"file(s) touch, {len(frame):,} values",
+        )
+
     return scope_of
 
 
 # ------------------------------------------------------------------------------------------ check
+
 
 def check_files(paths: Paths, files: list[Path], now: datetime | None = None) -> Outcome:
     """Validate without loading (no lock: reads the published generation, which never changes in place)."""
@@ -202,16 +165,23 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
                 continue
             if file.sha256 in published:
                 done = published[file.sha256]
-                file.note = (f"already loaded as release {done.release} on {done.loaded_at[:10]} "
-                             f"({done.archived_name}); loading it again changes nothing")
+                file.note = (
+                    f"already loaded as release {done.release} on {done.loaded_at[:10]} "
+                    f"({done.archived_name}); loading it again changes nothing"
+                )
                 file.read = UploadRead(file.name, format="already loaded")
                 continue
             todo.append(file)
         if todo:
-            published_generation = _incremental_base(paths)
+            published_generation = incremental_base(paths)
             if published_generation is not None:
-                evaluate(todo, None, now, outcome, scope_of=scope_reader(
-                    published_generation / "warehouse.duckdb", published_generation.name))
+                evaluate(
+                    todo,
+                    None,
+                    now,
+                    outcome,
+                    scope_of=scope_reader(published_generation / "warehouse.duckdb", published_generation.name),
+                )
             else:
                 tick = time.perf_counter()
                 base = base_from_inputs(paths, generations.published_uploads(paths))
@@ -222,7 +192,7 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
             file.status = "invalid" if file.errors else "valid"
     except BaseUnreadable as exc:
         outcome.foreign.append(str(exc))
-    except Exception as exc:   # the statistician gets a sentence and the log path, never a traceback
+    except Exception as exc:  # the statistician gets a sentence and the log path, never a traceback
         outcome.error = resources.fault_sentence(exc, paths) or _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
     _write_reports(paths, outcome)
@@ -231,8 +201,16 @@ def check_files(paths: Paths, files: list[Path], now: datetime | None = None) ->
 
 # ------------------------------------------------------------------------------------------ load
 
-def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, lock_timeout: float | None = None,
-               from_inbox: bool = False, rebuild: bool = False) -> Outcome:
+
+def load_files(
+    paths: Paths,
+    files: list[Path],
+    *,
+    now: datetime | None = None,
+    lock_timeout: float | None = None,
+    from_inbox: bool = False,
+    rebuild: bool = False,
+) -> Outcome:
     """Load a batch. By default it is appended to the published generation (sti_portal/publish/incremental.py);
     `rebuild` (or STI_LOAD_REBUILD=1, or nothing published yet) builds from every input instead.
 
@@ -245,7 +223,7 @@ def load_files(paths: Paths, files: list[Path], *, now: datetime | None = None, 
         _load(paths, outcome, now, from_inbox, rebuild, lock_timeout)
     except generations.WriterBusy as exc:
         outcome.error = str(exc)
-    except Exception as exc:   # a full disk or no memory is a sentence (exit 2); anything else is logged for an engineer
+    except Exception as exc:  # a full disk or no memory is a sentence (exit 2); anything else is logged for an engineer
         outcome.error = resources.fault_sentence(exc, paths) or _internal_error(paths, exc)
     outcome.elapsed = time.perf_counter() - started
     _write_reports(paths, outcome)
@@ -259,7 +237,7 @@ def _write_reports(paths: Paths, outcome: Outcome) -> None:
         if outcome.mode == "load":
             report.write_file_reports(outcome)
     except OSError as exc:
-        outcome.report_txt = outcome.report_html = None   # not there: no path to show
+        outcome.report_txt = outcome.report_html = None  # not there: no path to show
         sentence = resources.fault_sentence(exc, paths) or f"{exc.strerror or exc}"
         outcome.notes.append(f"the report could not be written: {sentence}")
         if not outcome.error and outcome.verdict not in ("accepted", "unchanged"):
@@ -278,14 +256,15 @@ class _Plan:
     evaluation: Evaluation | None = None
 
 
-def _load(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebuild: bool,
-          lock_timeout: float | None) -> None:
-    if _killed_writer_left_work(paths):   # e.g. a load killed after its switch: finish its archiving first
+def _load(
+    paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebuild: bool, lock_timeout: float | None
+) -> None:
+    if _killed_writer_left_work(paths):  # e.g. a load killed after its switch: finish its archiving first
         try:
             with generations.writer_lock(paths, purpose="sti load: recover", timeout=0):
-                pass   # writer_lock runs generations.recover on entry
+                pass  # writer_lock runs generations.recover on entry
         except generations.WriterBusy:
-            pass       # a writer is at work: what looked unfinished is its own, and it recovers on its next entry
+            pass  # a writer is at work: what looked unfinished is its own, and it recovers on its next entry
     plan = _plan(paths, outcome, now, rebuild)
     if plan.todo and not outcome.rejected:
         generations.checkpoint("after_check", paths)
@@ -302,13 +281,14 @@ def _load(paths: Paths, outcome: Outcome, now: datetime, from_inbox: bool, rebui
         _set_aside(paths, outcome, plan.todo, now)
     for file in outcome.files:
         if file.status == "unchanged" and from_inbox and file.path.is_file():
-            file.path.unlink()   # an identical copy is in the archive; the inbox only holds what is pending
+            file.path.unlink()  # an identical copy is in the archive; the inbox only holds what is pending
 
 
 def _killed_writer_left_work(paths: Paths) -> bool:
     staging = archive.staging_dir(paths)
     unfinished = paths.generations.is_dir() and any(
-        g.is_dir() and not (g / generations.MANIFEST).exists() for g in paths.generations.iterdir())
+        g.is_dir() and not (g / generations.MANIFEST).exists() for g in paths.generations.iterdir()
+    )
     return unfinished or (staging.is_dir() and any(staging.iterdir()))
 
 
@@ -329,8 +309,10 @@ def _plan(paths: Paths, outcome: Outcome, now: datetime, rebuild: bool) -> _Plan
             done = by_sha[file.sha256]
             file.status = "unchanged"
             file.release = done.release
-            file.note = (f"already loaded as release {done.release} on {done.loaded_at[:10]} "
-                         f"(archive/{done.archived_name}); nothing to do")
+            file.note = (
+                f"already loaded as release {done.release} on {done.loaded_at[:10]} "
+                f"(archive/{done.archived_name}); nothing to do"
+            )
         elif file.sha256 in in_batch:
             file.status = "unchanged"
             file.note = f"the same bytes as {in_batch[file.sha256].name} in this batch; loaded once"
@@ -339,10 +321,15 @@ def _plan(paths: Paths, outcome: Outcome, now: datetime, rebuild: bool) -> _Plan
             in_batch[file.sha256] = file
     if not plan.todo:
         return plan
-    plan.appended_to = _incremental_base(paths, rebuild)
+    plan.appended_to = incremental_base(paths, rebuild)
     if plan.appended_to is not None:
-        plan.evaluation = evaluate(plan.todo, None, now, outcome, scope_of=scope_reader(
-            plan.appended_to / "warehouse.duckdb", plan.appended_to.name))
+        plan.evaluation = evaluate(
+            plan.todo,
+            None,
+            now,
+            outcome,
+            scope_of=scope_reader(plan.appended_to / "warehouse.duckdb", plan.appended_to.name),
+        )
     else:
         tick = time.perf_counter()
         try:
@@ -361,16 +348,17 @@ def _plan(paths: Paths, outcome: Outcome, now: datetime, rebuild: bool) -> _Plan
 def _publish_plan(paths: Paths, outcome: Outcome, plan: _Plan, now: datetime) -> None:
     try:
         if plan.appended_to is not None:
-            _publish_incremental(paths, outcome, plan.todo, plan.published, plan.appended_to, plan.evaluation,
-                                 plan.base_id, now)
+            _publish_incremental(
+                paths, outcome, plan.todo, plan.published, plan.appended_to, plan.evaluation, plan.base_id, now
+            )
         else:
             _publish(paths, outcome, plan.todo, plan.published, plan.base, plan.evaluation, plan.base_id, now)
     except Exception as exc:
         if resources.fault_sentence(exc, paths) is not None and outcome.generation is None:
-            try:   # nothing half-written: the unfinished generation and the staged copies go now
+            try:  # nothing half-written: the unfinished generation and the staged copies go now
                 generations.recover(paths)
             except OSError:
-                pass   # the next writer's recover() removes them
+                pass  # the next writer's recover() removes them
         raise
 
 
@@ -384,23 +372,39 @@ def _set_aside(paths: Paths, outcome: Outcome, todo: list[FileOutcome], now: dat
             _quarantine(paths, file, now)
         else:
             file.status = "held"
-            file.note = ("valid, but not loaded: the batch is loaded whole or not at all"
-                         if any(f.errors for f in outcome.files) else
-                         "valid, but not loaded: the published data fail validation (see above)")
+            file.note = (
+                "valid, but not loaded: the batch is loaded whole or not at all"
+                if any(f.errors for f in outcome.files)
+                else "valid, but not loaded: the published data fail validation (see above)"
+            )
 
 
-def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
-             base: Base, evaluation: Evaluation, base_id: str | None, now: datetime) -> None:
+def _publish(
+    paths: Paths,
+    outcome: Outcome,
+    todo: list[FileOutcome],
+    published: list[archive.ArchivedUpload],
+    base: Base,
+    evaluation: Evaluation,
+    base_id: str | None,
+    now: datetime,
+) -> None:
     """Rebuild: write a whole new generation from every input (the same assembly as `sti build`)."""
     entries = _stage_archive(paths, todo, now)
     tick = time.perf_counter()
     generation = generations.new_generation(paths, "load")
-    aliases = (pd.concat([base.batch.aliases, evaluation.new_batch.aliases]).drop_duplicates()
-               .sort_values(["region_code", "alias", "source_id"]).reset_index(drop=True))
+    aliases = (
+        pd.concat([base.batch.aliases, evaluation.new_batch.aliases])
+        .drop_duplicates()
+        .sort_values(["region_code", "alias", "source_id"])
+        .reset_index(drop=True)
+    )
     inputs = assemble.GenerationInputs(
-        candidate=evaluation.candidate, aliases=aliases,
+        candidate=evaluation.candidate,
+        aliases=aliases,
         dropped=pd.concat([base.batch.dropped, evaluation.new_batch.dropped], ignore_index=True),
-        validation_rows=[row for suite in outcome.suites for row in suite.table_rows()])
+        validation_rows=[row for suite in outcome.suites for row in suite.table_rows()],
+    )
     digest = assemble.write_warehouse_into(generation, inputs)
     outcome.timings["write the warehouse"] = time.perf_counter() - tick
     generations.checkpoint("warehouse_written", paths)
@@ -410,17 +414,30 @@ def _publish(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published:
     _switch_in(paths, outcome, todo, published, entries, generation, digest, base_id, "rebuild")
 
 
-def _switch_in(paths: Paths, outcome: Outcome, todo: list[FileOutcome], published: list[archive.ArchivedUpload],
-               entries: list[archive.ArchivedUpload], generation: Path, digest: str, base_id: str | None,
-               mode: str) -> None:
+def _switch_in(
+    paths: Paths,
+    outcome: Outcome,
+    todo: list[FileOutcome],
+    published: list[archive.ArchivedUpload],
+    entries: list[archive.ArchivedUpload],
+    generation: Path,
+    digest: str,
+    base_id: str | None,
+    mode: str,
+) -> None:
     """Publish the written generation, then archive the files (they are the inputs it was built from)."""
-    generations.commit(paths, generation, {
-        "kind": "load",
-        "mode": mode,
-        "uploads": [entry.to_dict() for entry in [*published, *entries]],
-        "loaded": [entry.release for entry in entries],
-        "content_sha256": digest,
-    }, expected_base=base_id)
+    generations.commit(
+        paths,
+        generation,
+        {
+            "kind": "load",
+            "mode": mode,
+            "uploads": [entry.to_dict() for entry in [*published, *entries]],
+            "loaded": [entry.release for entry in entries],
+            "content_sha256": digest,
+        },
+        expected_base=base_id,
+    )
     outcome.generation = generation.name
     outcome.publication = mode
     generations.checkpoint("after_switch", paths)
@@ -435,18 +452,31 @@ def _stage_archive(paths: Paths, todo: list[FileOutcome], now: datetime) -> list
     entries = []
     for file in todo:
         entry = archive.ArchivedUpload(
-            release=file.release, sha256=file.sha256, original_name=file.name,
+            release=file.release,
+            sha256=file.sha256,
+            original_name=file.name,
             archived_name=archive.archived_name_for(file.release, file.name),
-            loaded_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), vintage=now.date().isoformat(), size=file.size,
-            values=len(file.read.rows), format=file.read.format)
+            loaded_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            vintage=now.date().isoformat(),
+            size=file.size,
+            values=len(file.read.rows),
+            format=file.read.format,
+        )
         archive.stage(paths, file.path, entry)
         entries.append(entry)
     return entries
 
 
-def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome],
-                         published: list[archive.ArchivedUpload], appended_to: Path, evaluation: Evaluation,
-                         base_id: str | None, now: datetime) -> None:
+def _publish_incremental(
+    paths: Paths,
+    outcome: Outcome,
+    todo: list[FileOutcome],
+    published: list[archive.ArchivedUpload],
+    appended_to: Path,
+    evaluation: Evaluation,
+    base_id: str | None,
+    now: datetime,
+) -> None:
     """The batch appended to copies of the published files (sti_portal/publish/incremental.py), then switched in."""
     from sti_portal.publish import downloads
     from sti_portal.store.warehouse import releases_frame
@@ -458,21 +488,35 @@ def _publish_incremental(paths: Paths, outcome: Outcome, todo: list[FileOutcome]
     releases = [file.release for file in todo]
     change = incremental.change_of(evaluation.candidate, releases)
     with incremental.timed(timings, "write the warehouse"):
-        previous_results = incremental.previous_validation_results(appended_to / "warehouse.duckdb", skipped=("coverage",))
-        results = pd.concat([steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]),
-                             previous_results], ignore_index=True)
+        previous_results = incremental.previous_validation_results(
+            appended_to / "warehouse.duckdb", skipped=("coverage",)
+        )
+        results = pd.concat(
+            [steps.validation_table([row for suite in outcome.suites for row in suite.table_rows()]), previous_results],
+            ignore_index=True,
+        )
         digest = incremental.write_warehouse_copy(
-            appended_to / "warehouse.duckdb", generation / "warehouse.duckdb", change,
-            releases=releases_frame(change.new_rows), aliases=evaluation.new_batch.aliases,
-            validation_results=results, built_at_utc=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            appended_to / "warehouse.duckdb",
+            generation / "warehouse.duckdb",
+            change,
+            releases=releases_frame(change.new_rows),
+            aliases=evaluation.new_batch.aliases,
+            validation_results=results,
+            built_at_utc=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
     generations.checkpoint("warehouse_written", paths)
     with incremental.timed(timings, "write sti.db"):
-        incremental.write_portal_copy(appended_to / "sti.db", generation / "sti.db", generation / "warehouse.duckdb",
-                                      change)
+        incremental.write_portal_copy(
+            appended_to / "sti.db", generation / "sti.db", generation / "warehouse.duckdb", change
+        )
     with incremental.timed(timings, "write the downloads"):
         version_dir = downloads.prepare_incremental(
-            generation / "sti.db", generation, previous=(appended_to / "downloads").resolve(),
-            partitions=change.partitions, regions=change.regions)
+            generation / "sti.db",
+            generation,
+            previous=(appended_to / "downloads").resolve(),
+            partitions=change.partitions,
+            regions=change.regions,
+        )
         downloads.activate(generation, version_dir)
     _switch_in(paths, outcome, todo, published, entries, generation, digest, base_id, "incremental")
 
@@ -493,6 +537,6 @@ def _internal_error(paths: Paths, exc: Exception) -> str:
         log_dir.mkdir(parents=True, exist_ok=True)
         log = log_dir / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}.log"
         log.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    except OSError as log_error:   # the log itself must not turn the sentence into a traceback
+    except OSError as log_error:  # the log itself must not turn the sentence into a traceback
         return f"{summary}; the details could not be logged ({log_error.strerror or log_error})"
     return f"{summary}; details for an engineer in {log}"

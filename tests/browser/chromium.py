@@ -3,6 +3,7 @@
 CI (`.ci/run`) installs the `chromium` package and sets STI_REQUIRE_BROWSER=1, so a missing browser
 fails there; on a developer machine without Chromium the browser tests are skipped.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path(os.environ.get("STI_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 

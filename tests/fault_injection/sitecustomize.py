@@ -5,6 +5,7 @@ module at start-up. When STI_FAULT_PAUSE_AT names a checkpoint (sti_portal.publi
 the writer announces it with a marker file in STI_HOME (a `.*.tmp` name: the next writer's recovery removes
 it like any other leftover) and sleeps until the test kills it there.
 """
+
 import os
 import time
 

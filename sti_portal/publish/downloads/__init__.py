@@ -56,6 +56,7 @@ parts.py (COPY, cutting, hashing; full and incremental builds), manifest.py (man
 datapackage.json), compose.py (serving: head + parts + tail, the ZIP). This module publishes versions
 (prepare, prepare_incremental, activate) and is what other layers import (__all__).
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,18 @@ from sti_portal.publish.downloads.layout import KEEP_OLD_VERSIONS, LAYOUT, MANIF
 from sti_portal.publish.downloads.parts import build_full, build_incremental
 from sti_portal.publish.downloads.rows import StagedRows, open_sti_db, stage_sqlite, staged_tables
 
-__all__ = ["activate", "content_length", "discard", "find_file", "iter_download", "prepare", "prepare_incremental",
-           "read_manifest", "supports_incremental"]
+__all__ = [
+    "activate",
+    "content_length",
+    "discard",
+    "find_file",
+    "iter_download",
+    "prepare",
+    "prepare_incremental",
+    "read_manifest",
+    "supports_incremental",
+]
+
 
 def downloads_link(home: Path) -> Path:
     return home / "downloads"
@@ -97,8 +108,9 @@ def prepare(portal_db: Path, home: Path, *, con=None, tables: Iterable[str] | No
         con, source = open_sti_db(portal_db)
     target = None
     try:
-        rows = stage_sqlite(con, source) if own else StagedRows(con, tables if tables is not None
-                                                                      else staged_tables(con))
+        rows = (
+            stage_sqlite(con, source) if own else StagedRows(con, tables if tables is not None else staged_tables(con))
+        )
         info = dict(rows.fetch(f"SELECT key, value FROM {rows.whole('build_info')}"))
         target = _new_version_dir(home, info.get("content_sha256", ""))
         build_full(rows, target)
@@ -112,8 +124,9 @@ def prepare(portal_db: Path, home: Path, *, con=None, tables: Iterable[str] | No
             con.close()
 
 
-def prepare_incremental(portal_db: Path, home: Path, *, previous: Path, partitions: Iterable[tuple[str, int]],
-                        regions: Iterable[str]) -> Path:
+def prepare_incremental(
+    portal_db: Path, home: Path, *, previous: Path, partitions: Iterable[tuple[str, int]], regions: Iterable[str]
+) -> Path:
     """Downloads for a sti.db that differs from the one `previous` was built for in a few partitions only.
 
     Contract:
@@ -182,7 +195,8 @@ def discard(version_dir: Path) -> None:
 
 def _prune(home: Path, keep: str) -> None:
     folder = versions_dir(home)
-    others = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != keep), key=lambda p: p.stat().st_mtime,
-                    reverse=True)
+    others = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and p.name != keep), key=lambda p: p.stat().st_mtime, reverse=True
+    )
     for old in others[KEEP_OLD_VERSIONS:]:
         shutil.rmtree(old, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Composing a download as the portal serves it: head + parts (+ tail), one chunk at a time; the bulk ZIP
 deflated while it is sent (portal/plugins/sti_downloads.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ def find_file(manifest: dict | None, path: str) -> dict | None:
     if manifest.get("layout") != LAYOUT:
         # A version written before parts existed (until the next build): its files are whole on disk.
         for item in manifest.get("files", []):
-            if item.get("path") == path:   # only what the manifest lists: nothing else is reachable
+            if item.get("path") == path:  # only what the manifest lists: nothing else is reachable
                 return {**item, "file": path}
         return None
     return manifest["_by_path"].get(path)
@@ -80,7 +81,7 @@ def _part_chunks(folder: Path, manifest: dict, key: str, suffix: str) -> Iterato
 def iter_download(folder: Path, manifest: dict, entry: dict) -> Iterator[bytes]:
     """The bytes of one download as served (constant memory: one chunk at a time)."""
     kind = entry["kind"]
-    if "file" in entry:   # a whole file (versions written before parts existed)
+    if "file" in entry:  # a whole file (versions written before parts existed)
         yield from _file_chunks(folder / entry["file"])
         return
     if kind == "zip":
@@ -90,12 +91,12 @@ def iter_download(folder: Path, manifest: dict, entry: dict) -> Iterator[bytes]:
     if kind == "csv":
         for key in entry["parts"]:
             yield from _part_chunks(folder, manifest, key, ".csv")
-    elif kind == "csv_bom":   # for spreadsheets: text that would run as a formula is made text
+    elif kind == "csv_bom":  # for spreadsheets: text that would run as a formula is made text
         for key in entry["parts"]:
             chunks = _part_chunks(folder, manifest, key, ".csv")
             # A part written before the guard (no "formulas" count) is served as written: its length is known.
             yield from neutralised(chunks) if "formulas" in manifest["parts"][key]["csv"] else chunks
-    else:   # json: the parts' objects, one per line, joined with commas (no line ends inside JSON text)
+    else:  # json: the parts' objects, one per line, joined with commas (no line ends inside JSON text)
         held = b""
         for key in entry["parts"]:
             for chunk in _part_chunks(folder, manifest, key, ".ndjson"):
@@ -145,7 +146,7 @@ def _iter_zip(folder: Path, manifest: dict, entry: dict, level: int = ZIP_LEVEL)
             info = zipfile.ZipInfo(f"{ZIP_ROOT}/{member['name']}", date_time=moment)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            info.file_size = member["bytes"]   # zipfile decides on ZIP64 from it
+            info.file_size = member["bytes"]  # zipfile decides on ZIP64 from it
             if "file" in member:
                 chunks: Iterable[bytes] = _file_chunks(folder / member["file"])
             else:

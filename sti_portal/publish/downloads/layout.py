@@ -1,6 +1,7 @@
 """What a downloads version holds and where: file names, part keys, the tables' published order, and the
 state a build collects (sources, tables, parts) to write the manifest from. See the package docstring.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,12 +18,26 @@ BOM = "\ufeff"
 ZIP_NAME = "sti-portal-data.zip"
 ZIP_ROOT = "sti-portal-data"
 MANIFEST = "manifest.json"
-LAYOUT = "parts-1"   # manifest["layout"]: what supports_incremental() accepts
+LAYOUT = "parts-1"  # manifest["layout"]: what supports_incremental() accepts
 # Tables in the order the ZIP and the downloads page list them (any other published table follows).
-TABLE_ORDER = ["observations", "observation_history", "revisions", "release_differences", "indicators",
-               "regions", "region_aliases", "sources", "releases",
-               "target_progress", "targets", "policy_statements", "policy_documents", "target_indicators",
-               "validation_results", "build_info"]
+TABLE_ORDER = [
+    "observations",
+    "observation_history",
+    "revisions",
+    "release_differences",
+    "indicators",
+    "regions",
+    "region_aliases",
+    "sources",
+    "releases",
+    "target_progress",
+    "targets",
+    "policy_statements",
+    "policy_documents",
+    "target_indicators",
+    "validation_results",
+    "build_info",
+]
 # The tables stored as one part per (indicator_id, year), with the rest of their published order
 # (sti_portal/publish/portal_db.PUBLISHED_TABLES) inside a part. `_precedence` is the release's precedence
 # (table releases): observation_history is ordered by it but does not publish it.
@@ -51,8 +66,8 @@ PRIMARY_KEYS = {
 REGION_LEVELS_WITH_FILES = ("national", "province", "sar_or_taiwan")
 DERIVED_SOURCE_TITLE = "Derived by sti-portal from its inputs' sources (see indicators.derivation)"
 KEEP_OLD_VERSIONS = 1  # besides the current one, so a download already under way can finish
-CHUNK = 1 << 20        # bytes read per step when composing a download
-ZIP_LEVEL = 6          # deflate level of the bulk ZIP (compressed while it is sent)
+CHUNK = 1 << 20  # bytes read per step when composing a download
+ZIP_LEVEL = 6  # deflate level of the bulk ZIP (compressed while it is sent)
 ZIP_TITLE = "All tables: tidy CSVs, datapackage.json, README"
 
 
@@ -124,10 +139,10 @@ class State:
     stamp: BuildStamp
     sources: dict
     tables: list[TableInfo]
-    indicators: list[tuple]                      # indicator_id, name_zh, name_en, unit, unit_en, stock_or_flow, caveats
-    regions: list[tuple]                         # region_code, name_zh, name_en (regions with files)
-    partitions: dict[str, list[list]] = field(default_factory=dict)   # table -> [[indicator_id, year, key], ...]
-    parts: dict[str, dict] = field(default_factory=dict)             # key -> rows, sources, retrieved, csv, json
+    indicators: list[tuple]  # indicator_id, name_zh, name_en, unit, unit_en, stock_or_flow, caveats
+    regions: list[tuple]  # region_code, name_zh, name_en (regions with files)
+    partitions: dict[str, list[list]] = field(default_factory=dict)  # table -> [[indicator_id, year, key], ...]
+    parts: dict[str, dict] = field(default_factory=dict)  # key -> rows, sources, retrieved, csv, json
 
 
 def part_key(table: str, indicator_id, year) -> str:

@@ -1,6 +1,7 @@
 """A version's manifest.json (every download: its head, parts and size), and the ZIP's README.md and
 Frictionless datapackage.json.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,15 @@ def _frictionless_type(duckdb_type: str) -> str:
     return "string"
 
 
-def _envelope_head(info: TableInfo, stamp: BuildStamp, title: str, description: str, sources: list[str],
-                   url_path: str, unit: str | None) -> str:
+def _envelope_head(
+    info: TableInfo,
+    stamp: BuildStamp,
+    title: str,
+    description: str,
+    sources: list[str],
+    url_path: str,
+    unit: str | None,
+) -> str:
     envelope = {
         "title": title,
         "description": description,
@@ -59,24 +67,44 @@ def _envelope_head(info: TableInfo, stamp: BuildStamp, title: str, description: 
     return text[:-1] + ',"rows":['
 
 
-def _file_entries(state: State, folder: str, name: str, info: TableInfo, keys: list[str], about: dict,
-                  title: str, description: str, unit: str | None = None) -> list[dict]:
+def _file_entries(
+    state: State,
+    folder: str,
+    name: str,
+    info: TableInfo,
+    keys: list[str],
+    about: dict,
+    title: str,
+    description: str,
+    unit: str | None = None,
+) -> list[dict]:
     parts = state.parts
     rows = sum(parts[k]["rows"] for k in keys)
     sources = sorted({s for k in keys for s in parts[k]["sources"]}) or [info.table_source]
     header = csv_line([c for c, _ in info.columns] + ["source", "retrieved"])
     csv_body = sum(parts[k]["csv"]["bytes"] for k in keys)
-    formulas = sum(parts[k]["csv"].get("formulas", 0) for k in keys)   # one apostrophe each in the Excel CSV
+    formulas = sum(parts[k]["csv"].get("formulas", 0) for k in keys)  # one apostrophe each in the Excel CSV
     json_body = sum(parts[k]["json"]["bytes"] for k in keys)
     base = f"{folder}/{name}"
     head = _envelope_head(info, state.stamp, title, description, sources, f"/downloads/{base}.json", unit)
     common = {"title": title, "rows": rows, **about, "parts": keys}
     return [
         {"path": f"{base}.csv", "kind": "csv", "bytes": len(header.encode()) + csv_body, "head": header, **common},
-        {"path": f"{base}-excel.csv", "kind": "csv_bom", "bytes": len((BOM + header).encode()) + csv_body + formulas,
-         "head": BOM + header, **common},
-        {"path": f"{base}.json", "kind": "json", "head": head, "tail": "]}",
-         "bytes": len(head.encode()) + json_body - (1 if json_body else 0) + 2, **common},
+        {
+            "path": f"{base}-excel.csv",
+            "kind": "csv_bom",
+            "bytes": len((BOM + header).encode()) + csv_body + formulas,
+            "head": BOM + header,
+            **common,
+        },
+        {
+            "path": f"{base}.json",
+            "kind": "json",
+            "head": head,
+            "tail": "]}",
+            "bytes": len(head.encode()) + json_body - (1 if json_body else 0) + 2,
+            **common,
+        },
     ]
 
 
@@ -91,13 +119,31 @@ def _field(name: str, type_: str, info: TableInfo, unit: str | None) -> dict:
     return result
 
 
-def _resource(path: str, entry: dict, info: TableInfo, description: str, unit: str | None,
-              primary_key: list[str] | None, sources: list[str], digest: str | None) -> dict:
+def _resource(
+    path: str,
+    entry: dict,
+    info: TableInfo,
+    description: str,
+    unit: str | None,
+    primary_key: list[str] | None,
+    sources: list[str],
+    digest: str | None,
+) -> dict:
     fields = [_field(name, type_, info, unit) for name, type_ in info.columns]
-    fields.append({"name": "source", "type": "string",
-                   "description": "Title and publisher of the source of this row (see sources.csv)"})
-    fields.append({"name": "retrieved", "type": "date",
-                   "description": "Date this version of the data was published by sti-portal (retrieval date for citation)"})
+    fields.append(
+        {
+            "name": "source",
+            "type": "string",
+            "description": "Title and publisher of the source of this row (see sources.csv)",
+        }
+    )
+    fields.append(
+        {
+            "name": "retrieved",
+            "type": "date",
+            "description": "Date this version of the data was published by sti-portal (retrieval date for citation)",
+        }
+    )
     schema = {"fields": fields, "missingValues": [""]}
     if primary_key:
         schema["primaryKey"] = primary_key
@@ -112,7 +158,7 @@ def _resource(path: str, entry: dict, info: TableInfo, description: str, unit: s
         "encoding": "utf-8",
         "bytes": entry["bytes"],
     }
-    if digest:   # composed (multi-part) resources have none: the hash of the whole is never computed
+    if digest:  # composed (multi-part) resources have none: the hash of the whole is never computed
         resource["hash"] = f"sha256:{digest}"
     resource["sources"] = [{"title": title} for title in sources]
     resource["schema"] = schema
@@ -158,11 +204,18 @@ def _readme(state: State, meta: dict) -> str:
         lines.append(f"| `{indicator_id}` | {name_zh} {name_en} | {unit} ({unit_en}) | {stock_or_flow}. {note} |")
     lines += ["", "## Sources", ""]
     for source in state.sources.values():
-        lines.append(f"- **{source['title_en']}** ({source['title_zh']}), {source['publisher']}. {source['url']}. "
-                     f"Licence: {source['license']}. {source['caveats']}")
-    lines += ["", "## Licence", "",
-              "The statistics are official statistics of their publishers (see each source's licence). sti-portal's",
-              "catalogue, harmonisation and derived tables are CC BY 4.0.", ""]
+        lines.append(
+            f"- **{source['title_en']}** ({source['title_zh']}), {source['publisher']}. {source['url']}. "
+            f"Licence: {source['license']}. {source['caveats']}"
+        )
+    lines += [
+        "",
+        "## Licence",
+        "",
+        "The statistics are official statistics of their publishers (see each source's licence). sti-portal's",
+        "catalogue, harmonisation and derived tables are CC BY 4.0.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -173,16 +226,26 @@ def _datapackage(state: State, resources: list[dict]) -> dict:
         "name": "sti-portal",
         "title": "sti-portal: regional science, technology and innovation statistics of China 区域科技创新统计",
         "description": "Current and historical values of STI indicators for China's provinces, with units, "
-                       "definitions, sources and revisions. See README.md for how to cite.",
+        "definitions, sources and revisions. See README.md for how to cite.",
         "version": stamp.date,
         "created": stamp.built_at_utc,
         "homepage": "http://127.0.0.1:8001/",
         "contributors": [{"title": PORTAL_NAME, "role": "publisher"}],
-        "licenses": [{"name": "CC-BY-4.0", "title": "sti-portal catalogue, harmonisation and derived tables",
-                      "path": "https://creativecommons.org/licenses/by/4.0/"}],
-        "sources": [{"title": f"{s['title_en']} ({s['title_zh']})", "path": s["url"],
-                     "description": f"{s['publisher']}. Licence: {s['license']}. {s['caveats']}"}
-                    for s in state.sources.values()],
+        "licenses": [
+            {
+                "name": "CC-BY-4.0",
+                "title": "sti-portal catalogue, harmonisation and derived tables",
+                "path": "https://creativecommons.org/licenses/by/4.0/",
+            }
+        ],
+        "sources": [
+            {
+                "title": f"{s['title_en']} ({s['title_zh']})",
+                "path": s["url"],
+                "description": f"{s['publisher']}. Licence: {s['license']}. {s['caveats']}",
+            }
+            for s in state.sources.values()
+        ],
         "resources": resources,
     }
 
@@ -215,13 +278,25 @@ class _Listing:
 def _list_tables(listing: _Listing, out_dir: Path, state: State) -> None:
     for info in state.tables:
         keys = [e[2] for e in state.partitions[info.name]] if info.name in PARTITIONED else [table_key(info.name)]
-        entries = _file_entries(state, "tables", info.name, info, keys, {"table": info.name}, info.title,
-                                info.description)
+        entries = _file_entries(
+            state, "tables", info.name, info, keys, {"table": info.name}, info.title, info.description
+        )
         digest = None if info.name in PARTITIONED else _small_digest(out_dir, entries[0])
         sources = sorted({s for k in keys for s in state.parts[k]["sources"]}) or [info.table_source]
-        listing.add(entries, f"data/{info.name}.csv",
-                    _resource(f"data/{info.name}.csv", entries[0], info, info.description, None,
-                              PRIMARY_KEYS.get(info.name), sources, digest))
+        listing.add(
+            entries,
+            f"data/{info.name}.csv",
+            _resource(
+                f"data/{info.name}.csv",
+                entries[0],
+                info,
+                info.description,
+                None,
+                PRIMARY_KEYS.get(info.name),
+                sources,
+                digest,
+            ),
+        )
 
 
 def _list_indicators_and_regions(listing: _Listing, state: State, observations: TableInfo) -> None:
@@ -232,16 +307,37 @@ def _list_indicators_and_regions(listing: _Listing, state: State, observations: 
         keys = by_indicator.get(indicator_id, [])
         title = f"{name_zh} {name_en} ({unit})"
         description = f"Current values of {indicator_id} ({name_en}), every region and year, in {unit} ({unit_en})."
-        entries = _file_entries(state, "indicators", segment(indicator_id), observations, keys,
-                                {"indicator_id": indicator_id, "unit": unit}, title, description, unit)
+        entries = _file_entries(
+            state,
+            "indicators",
+            segment(indicator_id),
+            observations,
+            keys,
+            {"indicator_id": indicator_id, "unit": unit},
+            title,
+            description,
+            unit,
+        )
         path = f"by_indicator/{segment(indicator_id)}.csv"
         sources = sorted({s for k in keys for s in state.parts[k]["sources"]}) or [observations.table_source]
-        listing.add(entries, path, _resource(path, entries[0], observations, description, unit,
-                                             ["region_code", "year"], sources, None))
+        listing.add(
+            entries,
+            path,
+            _resource(path, entries[0], observations, description, unit, ["region_code", "year"], sources, None),
+        )
     for code, name_zh, name_en in state.regions:
-        listing.add(_file_entries(state, "regions", segment(code), observations, [region_key(code)],
-                                  {"region_code": code}, f"{name_zh} {name_en}",
-                                  f"Current values of every indicator for {name_en} ({name_zh}), in each row's unit."))
+        listing.add(
+            _file_entries(
+                state,
+                "regions",
+                segment(code),
+                observations,
+                [region_key(code)],
+                {"region_code": code},
+                f"{name_zh} {name_en}",
+                f"Current values of every indicator for {name_en} ({name_zh}), in each row's unit.",
+            )
+        )
 
 
 def _write_package(listing: _Listing, out_dir: Path, state: State, meta: dict) -> dict:
@@ -252,11 +348,19 @@ def _write_package(listing: _Listing, out_dir: Path, state: State, meta: dict) -
     package = json.dumps(_datapackage(state, listing.resources), ensure_ascii=False, indent=1).encode("utf-8")
     (package_dir / "README.md").write_bytes(readme)
     (package_dir / "datapackage.json").write_bytes(package)
-    members = [{"name": "README.md", "file": "package/README.md", "bytes": len(readme)},
-               {"name": "datapackage.json", "file": "package/datapackage.json", "bytes": len(package)},
-               *listing.zip_entries]
-    return {"path": ZIP_NAME, "kind": "zip", "title": ZIP_TITLE, "bytes": None,
-            "content_bytes": sum(m["bytes"] for m in members), "members": members}
+    members = [
+        {"name": "README.md", "file": "package/README.md", "bytes": len(readme)},
+        {"name": "datapackage.json", "file": "package/datapackage.json", "bytes": len(package)},
+        *listing.zip_entries,
+    ]
+    return {
+        "path": ZIP_NAME,
+        "kind": "zip",
+        "title": ZIP_TITLE,
+        "bytes": None,
+        "content_bytes": sum(m["bytes"] for m in members),
+        "members": members,
+    }
 
 
 def write_manifest(out_dir: Path, state: State, meta: dict) -> dict:
@@ -266,11 +370,16 @@ def write_manifest(out_dir: Path, state: State, meta: dict) -> dict:
     if observations is not None:
         _list_indicators_and_regions(listing, state, observations)
     files = [*listing.files, _write_package(listing, out_dir, state, meta)]
-    manifest = {"layout": LAYOUT, "built_at_utc": state.stamp.built_at_utc,
-                "content_sha256": state.stamp.content_sha256, "retrieved": state.stamp.date, "files": files,
-                "partitions": state.partitions,
-                "regions": [{"region_code": code, "name_zh": zh, "name_en": en} for code, zh, en in state.regions],
-                "parts": state.parts}
+    manifest = {
+        "layout": LAYOUT,
+        "built_at_utc": state.stamp.built_at_utc,
+        "content_sha256": state.stamp.content_sha256,
+        "retrieved": state.stamp.date,
+        "files": files,
+        "partitions": state.partitions,
+        "regions": [{"region_code": code, "name_zh": zh, "name_en": en} for code, zh, en in state.regions],
+        "parts": state.parts,
+    }
     tmp = out_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=None, separators=(",", ":")), encoding="utf-8")
     os.replace(tmp, out_dir / MANIFEST)

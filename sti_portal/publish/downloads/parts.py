@@ -1,6 +1,7 @@
 """Writing a version's parts with DuckDB COPY: per part (incremental), or one file per table cut into
 parts at record ends in a background thread (full build), each part hashed on the way.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,11 @@ class _Writer:
         titles = {sid: source_title(state.sources, sid) for sid in state.sources}
         titles.setdefault(DERIVED_SOURCE_ID, DERIVED_SOURCE_TITLE)
         # The `source` column without a join, so a scan keeps its order: a CASE over the few sources.
-        self.source_expr = ("CASE t.source_id " + " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in titles.items())
-                            + " ELSE t.source_id END")
+        self.source_expr = (
+            "CASE t.source_id "
+            + " ".join(f"WHEN {sql_literal(k)} THEN {sql_literal(v)}" for k, v in titles.items())
+            + " ELSE t.source_id END"
+        )
         self._precedence = False
 
     @property
@@ -68,7 +72,7 @@ class _Writer:
     def _value(name: str, type_: str, for_csv: bool) -> str:
         column = f"t.{sql_ident(name)}"
         declared = type_.upper()
-        if declared == "BOOLEAN":        # SQLite has no booleans: 0/1, as sti.db serves them
+        if declared == "BOOLEAN":  # SQLite has no booleans: 0/1, as sti.db serves them
             return f"CAST({column} AS INTEGER)"
         if declared in ("DOUBLE", "FLOAT", "REAL") or declared.startswith("DECIMAL"):
             # 15 significant digits, read back as a double: no float noise (see SIGNIFICANT_DIGITS; as fast as
@@ -82,8 +86,10 @@ class _Writer:
 
     def precedence_table(self) -> None:
         if not self._precedence:
-            self.con.execute("CREATE OR REPLACE TEMP TABLE _dl_precedence AS SELECT CAST(release_id AS VARCHAR) "
-                             f"AS release_id, CAST(precedence AS BIGINT) AS precedence FROM {self.rows.whole('releases')}")
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE _dl_precedence AS SELECT CAST(release_id AS VARCHAR) "
+                f"AS release_id, CAST(precedence AS BIGINT) AS precedence FROM {self.rows.whole('releases')}"
+            )
             self._precedence = True
 
     def select(self, info: TableInfo, relation: str, order: str, for_csv: bool) -> str:
@@ -98,8 +104,9 @@ class _Writer:
             self.precedence_table()
             join = " LEFT JOIN _dl_precedence r ON r.release_id = t.release"
         keys = [k.strip() for k in order.split(",") if k.strip()]
-        order_sql = ", ".join(k.replace("_precedence", "r.precedence") if k.startswith("_precedence") else f"t.{k}"
-                              for k in keys)
+        order_sql = ", ".join(
+            k.replace("_precedence", "r.precedence") if k.startswith("_precedence") else f"t.{k}" for k in keys
+        )
         return f"SELECT {', '.join(items)} FROM {relation} t{join}" + (f" ORDER BY {order_sql}" if order_sql else "")
 
     @staticmethod
@@ -111,8 +118,9 @@ class _Writer:
 
     def _copy(self, select: str, path: Path, kind: str, quoted: str = "retrieved") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        options = (f"FORMAT csv, HEADER false, NEW_LINE '\r\n', FORCE_QUOTE ({quoted})" if kind == "csv"
-                   else "FORMAT json")
+        options = (
+            f"FORMAT csv, HEADER false, NEW_LINE '\r\n', FORCE_QUOTE ({quoted})" if kind == "csv" else "FORMAT json"
+        )
         self.con.execute(f"COPY ({select}) TO {sql_literal(str(path))} ({options})")
 
     def _new_part(self, key: str, rows: int, sources: list[str]) -> None:
@@ -127,8 +135,9 @@ class _Writer:
             self._copy(self.select(info, relation, order, kind == "csv"), path, kind, self._quoted(info))
             self.jobs.append(self.pool.submit(_hash_job, path, key, kind))
 
-    def write_segmented(self, info: TableInfo, relation: str, order: str, segments: list[tuple[str, int, list]],
-                        name: str) -> None:
+    def write_segmented(
+        self, info: TableInfo, relation: str, order: str, segments: list[tuple[str, int, list]], name: str
+    ) -> None:
         """Many parts in one COPY per format: `relation` in `order` yields the segments' rows one segment
         after the other; the file is then cut into the part files at record ends (in the background)."""
         if not segments:
@@ -152,7 +161,7 @@ class _Writer:
         for job in self.jobs:
             for key, kind, size, digest, formulas in job.result():
                 self.state.parts[key][kind] = {"bytes": size, "sha256": digest}
-                if kind == "csv":   # text cells the Excel CSV neutralises (sti_portal/publish/formula_guard.py)
+                if kind == "csv":  # text cells the Excel CSV neutralises (sti_portal/publish/formula_guard.py)
                     self.state.parts[key][kind]["formulas"] = formulas
         self.jobs = []
         shutil.rmtree(self.out / "scratch", ignore_errors=True)
@@ -171,8 +180,9 @@ def _hash_job(path: Path, key: str, kind: str) -> list[tuple]:
     return [(key, kind, size, digest.hexdigest(), formulas.count)]
 
 
-def _split_job(source: Path, out_dir: Path, cuts: list[tuple[str, int]], suffix: str, end: bytes,
-               kind: str) -> list[tuple]:
+def _split_job(
+    source: Path, out_dir: Path, cuts: list[tuple[str, int]], suffix: str, end: bytes, kind: str
+) -> list[tuple]:
     """Cut `source` into one file per (key, records), in order; every record ends with `end` (and no
     record contains it: see the module doc). Removes `source`."""
     results = []
@@ -222,31 +232,51 @@ def _read_state(rows: Rows, meta: dict) -> State:
     info = dict(rows.fetch(f"SELECT key, value FROM {rows.whole('build_info')}"))
     built = info.get("built_at_utc") or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     stamp = BuildStamp(built, info.get("content_sha256", "") or "")
-    sources = {row[0]: {"source_id": row[0], "title_zh": row[1], "title_en": row[2], "publisher": row[3],
-                        "url": row[4], "license": row[5], "caveats": row[6]}
-               for row in rows.fetch("SELECT source_id, title_zh, title_en, publisher, url, license, caveats "
-                                     f"FROM {rows.whole('sources')} t ORDER BY t._row")}
+    sources = {
+        row[0]: {
+            "source_id": row[0],
+            "title_zh": row[1],
+            "title_en": row[2],
+            "publisher": row[3],
+            "url": row[4],
+            "license": row[5],
+            "caveats": row[6],
+        }
+        for row in rows.fetch(
+            "SELECT source_id, title_zh, title_en, publisher, url, license, caveats "
+            f"FROM {rows.whole('sources')} t ORDER BY t._row"
+        )
+    }
     tables_meta = meta["databases"]["sti"]["tables"]
     tables = []
     for name in rows.tables():
         table_meta = tables_meta.get(name, {})
         columns = rows.columns(name)
-        tables.append(TableInfo(
-            name=name, columns=columns, title=table_meta.get("title", name),
-            description=table_meta.get("description", ""),
-            table_source=table_meta.get("source") or meta.get("source", ""),
-            license=table_meta.get("license", meta.get("license", "")),
-            column_descriptions=dict(table_meta.get("columns") or {}),
-            has_source_id=any(c == "source_id" for c, _ in columns)))
-    indicators = rows.fetch("SELECT indicator_id, name_zh, name_en, unit, unit_en, stock_or_flow, caveats "
-                            f"FROM {rows.whole('indicators')} ORDER BY indicator_id")
+        tables.append(
+            TableInfo(
+                name=name,
+                columns=columns,
+                title=table_meta.get("title", name),
+                description=table_meta.get("description", ""),
+                table_source=table_meta.get("source") or meta.get("source", ""),
+                license=table_meta.get("license", meta.get("license", "")),
+                column_descriptions=dict(table_meta.get("columns") or {}),
+                has_source_id=any(c == "source_id" for c, _ in columns),
+            )
+        )
+    indicators = rows.fetch(
+        "SELECT indicator_id, name_zh, name_en, unit, unit_en, stock_or_flow, caveats "
+        f"FROM {rows.whole('indicators')} ORDER BY indicator_id"
+    )
     return State(stamp=stamp, sources=sources, tables=tables, indicators=indicators, regions=[])
 
 
 def _region_candidates(rows: Rows) -> list[tuple]:
     levels = ", ".join(sql_literal(level) for level in REGION_LEVELS_WITH_FILES)
-    return rows.fetch(f"SELECT region_code, name_zh, name_en FROM {rows.whole('regions')} "
-                      f"WHERE level IN ({levels}) ORDER BY region_code")
+    return rows.fetch(
+        f"SELECT region_code, name_zh, name_en FROM {rows.whole('regions')} "
+        f"WHERE level IN ({levels}) ORDER BY region_code"
+    )
 
 
 def _titles(state: State, info: TableInfo, counts: dict) -> list[str]:
@@ -260,8 +290,9 @@ def _counts(rows: Rows, relation: str, keys: list[str], has_source: bool) -> dic
     source = "source_id" if has_source else "NULL"
     found: dict = {}
     # HAVING: with constant keys only, GROUP BY gives one row (count 0) even for no rows at all.
-    for *key, source_id, n in rows.fetch(f"SELECT {', '.join(keys)}, {source} AS source_id, count(*) "
-                                         f"FROM {relation} GROUP BY ALL HAVING count(*) > 0"):
+    for *key, source_id, n in rows.fetch(
+        f"SELECT {', '.join(keys)}, {source} AS source_id, count(*) FROM {relation} GROUP BY ALL HAVING count(*) > 0"
+    ):
         found.setdefault(tuple(key), {})[source_id] = n
     return found
 
@@ -273,8 +304,14 @@ def _partition(key: tuple) -> tuple:
 
 def _write_small_table(writer: _Writer, state: State, info: TableInfo) -> None:
     counts = _counts(writer.rows, writer.rows.whole(info.name), ["1"], info.has_source_id).get((1,), {})
-    writer.write_part(table_key(info.name), info, writer.rows.whole(info.name), "_row", sum(counts.values()),
-                      _titles(state, info, counts))
+    writer.write_part(
+        table_key(info.name),
+        info,
+        writer.rows.whole(info.name),
+        "_row",
+        sum(counts.values()),
+        _titles(state, info, counts),
+    )
 
 
 def build_full(rows: StagedRows, out_dir: Path) -> dict:
@@ -302,7 +339,7 @@ def build_full(rows: StagedRows, out_dir: Path) -> dict:
                 segments.append((key, sum(by_source.values()), _titles(state, info, by_source)))
                 entries.append([indicator_id, year, key])
             state.partitions[info.name] = entries
-            writer.write_segmented(info, table, "", segments, info.name)   # "": the staged order
+            writer.write_segmented(info, table, "", segments, info.name)  # "": the staged order
         observations = by_name.get("observations")
         if observations is not None:
             codes = [row for row in _region_candidates(rows)]
@@ -310,8 +347,10 @@ def build_full(rows: StagedRows, out_dir: Path) -> dict:
             relation = f"(SELECT * FROM {rows.schema}.observations WHERE region_code IN ({wanted}))"
             counts = _counts(rows, relation, ["region_code"], True)
             state.regions = [row for row in codes if (row[0],) in counts]
-            segments = [(region_key(code), sum(counts[(code,)].values()), _titles(state, observations, counts[(code,)]))
-                        for code, _, _ in state.regions]
+            segments = [
+                (region_key(code), sum(counts[(code,)].values()), _titles(state, observations, counts[(code,)]))
+                for code, _, _ in state.regions
+            ]
             writer.write_segmented(observations, relation, REGION_ORDER, segments, "regions")
         writer.finish()
     finally:
@@ -319,8 +358,9 @@ def build_full(rows: StagedRows, out_dir: Path) -> dict:
     return write_manifest(out_dir, state, meta)
 
 
-def build_incremental(rows: SqliteRows, out_dir: Path, previous_dir: Path, partitions: Iterable[tuple[str, int]],
-                      regions: Iterable[str]) -> dict:
+def build_incremental(
+    rows: SqliteRows, out_dir: Path, previous_dir: Path, partitions: Iterable[tuple[str, int]], regions: Iterable[str]
+) -> dict:
     """See prepare_incremental."""
     previous = read_manifest(previous_dir)
     if not previous or previous.get("layout") != LAYOUT:
@@ -345,8 +385,9 @@ def build_incremental(rows: SqliteRows, out_dir: Path, previous_dir: Path, parti
     return write_manifest(out_dir, state, meta)
 
 
-def _relink_partitions(writer: _Writer, state: State, info: TableInfo, previous_dir: Path, previous: dict,
-                       touched: set[tuple]) -> None:
+def _relink_partitions(
+    writer: _Writer, state: State, info: TableInfo, previous_dir: Path, previous: dict, touched: set[tuple]
+) -> None:
     """A big table's parts: the untouched ones hard-linked from `previous`, the touched ones written anew."""
     rows = writer.rows
     entries = []
@@ -359,8 +400,9 @@ def _relink_partitions(writer: _Writer, state: State, info: TableInfo, previous_
         by_source = _counts(rows, relation, ["1"], info.has_source_id).get((1,), {})
         if by_source:
             key = part_key(info.name, indicator_id, year)
-            writer.write_part(key, info, relation, PARTITIONED[info.name], sum(by_source.values()),
-                              _titles(state, info, by_source))
+            writer.write_part(
+                key, info, relation, PARTITIONED[info.name], sum(by_source.values()), _titles(state, info, by_source)
+            )
             entries.append([indicator_id, year, key])
     entries.sort(key=lambda e: sort_key(e[0], e[1]))
     state.partitions[info.name] = entries
@@ -368,12 +410,20 @@ def _relink_partitions(writer: _Writer, state: State, info: TableInfo, previous_
     total = sqlite_count(rows, info.name)
     listed = sum(state.parts[e[2]]["rows"] for e in entries)
     if total != listed:
-        raise ValueError(f"{info.name}: {total} rows in the database but {listed} in the parts: partitions "
-                         "changed that were not declared touched; build the downloads in full")
+        raise ValueError(
+            f"{info.name}: {total} rows in the database but {listed} in the parts: partitions "
+            "changed that were not declared touched; build the downloads in full"
+        )
 
 
-def _relink_regions(writer: _Writer, state: State, observations: TableInfo, previous_dir: Path, previous: dict,
-                    touched_regions: set[str]) -> list[tuple]:
+def _relink_regions(
+    writer: _Writer,
+    state: State,
+    observations: TableInfo,
+    previous_dir: Path,
+    previous: dict,
+    touched_regions: set[str],
+) -> list[tuple]:
     """Region files: hard-linked when untouched and already there, else written; returns the regions with files."""
     rows = writer.rows
     had = {entry["region_code"] for entry in previous.get("regions", [])}
@@ -387,7 +437,13 @@ def _relink_regions(writer: _Writer, state: State, observations: TableInfo, prev
         relation = rows.where("observations", [("region_code", code)])
         by_source = _counts(rows, relation, ["1"], True).get((1,), {})
         if by_source:
-            writer.write_part(key, observations, relation, REGION_ORDER, sum(by_source.values()),
-                              _titles(state, observations, by_source))
+            writer.write_part(
+                key,
+                observations,
+                relation,
+                REGION_ORDER,
+                sum(by_source.values()),
+                _titles(state, observations, by_source),
+            )
             kept.append(row)
     return kept

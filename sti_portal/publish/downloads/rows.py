@@ -1,6 +1,7 @@
 """Where the rows of a downloads version come from: the tables publish stages in memory, or a sti.db file
 read through DuckDB's sqlite extension.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -91,7 +92,9 @@ class SqliteRows(Rows):
         con.execute(f"LOAD {sql_literal(sqlite_extension_path())}")
         con.execute(f"ATTACH {sql_literal(str(path))} AS {self.ALIAS} (TYPE sqlite, READ_ONLY)")
         master = "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        found = dict(self.fetch(f"SELECT name, sql FROM sqlite_query({sql_literal(self.ALIAS)}, {sql_literal(master)})"))
+        found = dict(
+            self.fetch(f"SELECT name, sql FROM sqlite_query({sql_literal(self.ALIAS)}, {sql_literal(master)})")
+        )
         virtual = [name for name, sql in found.items() if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")]
         hidden = {name for name in found if any(name == v or name.startswith(v + "_") for v in virtual)}
         self._tables = self.ordered_tables(set(found) - hidden)
@@ -104,13 +107,16 @@ class SqliteRows(Rows):
         inner = ["rowid AS _row"] if row else []
         for name, type_ in columns:
             if type_ in ("DOUBLE", "FLOAT", "REAL"):
-                inner.append(f"CASE WHEN {sql_ident(name)} IS NULL THEN NULL ELSE printf('%!.20e', {sql_ident(name)}) END "
-                             f"AS {sql_ident(name)}")
+                inner.append(
+                    f"CASE WHEN {sql_ident(name)} IS NULL THEN NULL ELSE printf('%!.20e', {sql_ident(name)}) END "
+                    f"AS {sql_ident(name)}"
+                )
             else:
                 inner.append(sql_ident(name))
         sql = f"SELECT {', '.join(inner)} FROM {sql_ident(table)} {tail}"
-        outer = ", ".join(f"CAST({sql_ident(n)} AS {t}) AS {sql_ident(n)}"
-                          for n, t in ([("_row", "BIGINT")] if row else []) + columns)
+        outer = ", ".join(
+            f"CAST({sql_ident(n)} AS {t}) AS {sql_ident(n)}" for n, t in ([("_row", "BIGINT")] if row else []) + columns
+        )
         return f"(SELECT {outer} FROM sqlite_query({sql_literal(self.ALIAS)}, {sql_literal(sql)}))"
 
     def whole(self, table: str) -> str:
@@ -123,21 +129,28 @@ class SqliteRows(Rows):
 def stage_sqlite(con, rows: SqliteRows) -> StagedRows:
     """Copy a sti.db's tables into memory in their published order (what publish stages), for a full build."""
     writer_order = PARTITIONED
-    con.execute("CREATE OR REPLACE TEMP TABLE _dl_precedence AS SELECT CAST(release_id AS VARCHAR) AS release_id, "
-                f"CAST(precedence AS BIGINT) AS precedence FROM {rows.whole('releases')}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _dl_precedence AS SELECT CAST(release_id AS VARCHAR) AS release_id, "
+        f"CAST(precedence AS BIGINT) AS precedence FROM {rows.whole('releases')}"
+    )
     for table in rows.tables():
         if table in writer_order:
             keys = ["indicator_id NULLS LAST", "year NULLS LAST"] + [k.strip() for k in writer_order[table].split(",")]
-            order = ", ".join(k.replace("_precedence", "r.precedence") if k.startswith("_precedence") else f"t.{k}"
-                              for k in keys)
-            con.execute(f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) FROM {rows.whole(table)} t "
-                        f"LEFT JOIN _dl_precedence r ON r.release_id = t.release ORDER BY {order}"
-                        if "_precedence" in writer_order[table] else
-                        f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) FROM {rows.whole(table)} t "
-                        f"ORDER BY {order}")
+            order = ", ".join(
+                k.replace("_precedence", "r.precedence") if k.startswith("_precedence") else f"t.{k}" for k in keys
+            )
+            con.execute(
+                f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) FROM {rows.whole(table)} t "
+                f"LEFT JOIN _dl_precedence r ON r.release_id = t.release ORDER BY {order}"
+                if "_precedence" in writer_order[table]
+                else f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) FROM {rows.whole(table)} t "
+                f"ORDER BY {order}"
+            )
         else:
-            con.execute(f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) "
-                        f"FROM {rows.whole(table)} t ORDER BY t._row")
+            con.execute(
+                f"CREATE TABLE memory.main.{sql_ident(table)} AS SELECT t.* EXCLUDE (_row) "
+                f"FROM {rows.whole(table)} t ORDER BY t._row"
+            )
     return StagedRows(con, rows.tables())
 
 
@@ -153,5 +166,9 @@ def open_sti_db(portal_db: Path):
 
 
 def staged_tables(con) -> list[str]:
-    return [row[0] for row in con.execute("SELECT table_name FROM information_schema.tables "
-                                          "WHERE table_catalog = 'memory' AND table_schema = 'main'").fetchall()]
+    return [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'memory' AND table_schema = 'main'"
+        ).fetchall()
+    ]
