@@ -242,3 +242,15 @@ def test_formula_text_is_neutralised_in_the_excel_csv_only(home, tmp_path):
     assert b"\"'=HYPERLINK(" in excel and b"\"'@SUM(1+1)" in excel and b"\"'+1; source: -2+3+cmd|" in excel
     assert b",6.84," in excel and b",\"'6.84" not in excel  # numbers stay numbers
     assert excel.count(b"\"'") == len(excel) - len(plain) - len(b"\xef\xbb\xbf")
+
+
+def test_sti_build_without_room_for_a_generation_is_exit_2_and_writes_nothing(home):
+    from conftest import run_sti
+
+    before = published_state(home)
+    # A margin no disk has: the pre-flight check must refuse before the build writes anything.
+    result = run_sti(["build"], home, env_extra={"STI_FREE_SPACE_MARGIN_MB": str(10**12)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "COULD NOT RUN" in result.stderr and "not enough free disk space" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert published_state(home) == before and not _unfinished(home)

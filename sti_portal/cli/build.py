@@ -11,6 +11,7 @@ from dagster import DagsterInstance
 from pipelines.definitions import defs
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
+from sti_portal.uploads import resources
 
 
 def _instance(paths: Paths) -> DagsterInstance:
@@ -29,6 +30,12 @@ def run_build(paths: Paths) -> int:
     started = time.perf_counter()
     click.echo(f"sti build: STI_HOME={paths.home}")
     _quiet_dagster_logs()
+    try:
+        # A full disk is a "could not run" (exit 2) before anything is written, not a failure half way.
+        resources.preflight(paths, "a new build")
+    except resources.ResourceFault as exc:
+        click.echo(f"sti build: COULD NOT RUN / 无法运行: {exc}", err=True)
+        return 2
     job = defs.resolve_job_def("build_all")
     try:
         # One writer at a time (loads too); taking the lock also cleans up after a killed build or load.

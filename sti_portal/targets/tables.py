@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sources import policy_docs
 from sti_portal.core import catalogue
 from sti_portal.core import settings as config
 from sti_portal.core.releases import newest_per_key
@@ -244,7 +245,6 @@ def extract_document_statements(documents: pd.DataFrame) -> pd.DataFrame:
 
 def _apply_one(st: dict, review: dict | None, mapping: dict[str, dict]) -> dict:
     """A statement with its review applied and its indicator mapped."""
-    from sources.policy_docs import region_codes
 
     out = dict(st)
     corrections = []
@@ -281,7 +281,7 @@ def _apply_one(st: dict, review: dict | None, mapping: dict[str, dict]) -> dict:
         if review["comparability"] != comparability:
             corrections.append(f"comparability: {comparability} → {review['comparability']}")
         comparability = review["comparability"]
-    region_code, province_code = region_codes(out["region"])
+    region_code, province_code = policy_docs.region_codes(out["region"])
     out.update(
         warehouse_indicator=warehouse,
         comparability=comparability,
@@ -323,7 +323,6 @@ def apply_reviews(
 def build_policy_targets(
     snapshot_dir: Path | None = None, reviews_path: Path = REVIEWS_FILE, indicator_map_path: Path = INDICATOR_MAP_FILE
 ) -> PolicyTargets:
-    from sources import policy_docs
 
     documents = policy_docs.extract(snapshot_dir or config.snapshot_dir())
     indicator_map = load_indicator_map(indicator_map_path)

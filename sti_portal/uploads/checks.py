@@ -20,7 +20,7 @@ from functools import lru_cache
 import pandas as pd
 
 from sti_portal.core import catalogue
-from sti_portal.core.releases import OBSERVATION_KEY
+from sti_portal.core.releases import OBSERVATION_KEY, newest_per_key
 from sti_portal.quality.validate import SuiteOutcome, expectation_label, load_suite
 from sti_portal.transform.harmonise import UNIT_CONVERSIONS
 from sti_portal.uploads.read import Problem, UploadRead
@@ -128,7 +128,6 @@ def year_checks(reads: list[UploadRead], today: date) -> None:
 
 def published_current(base: pd.DataFrame) -> pd.DataFrame:
     """The newest published value per region, indicator and year (the portal's `observations`)."""
-    from sti_portal.core.releases import newest_per_key
 
     if base.empty:
         return base

@@ -26,7 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from sti_portal.core.settings import Paths
-from sti_portal.publish import archive, assemble, generations, incremental
+from sti_portal.publish import archive, assemble, downloads, generations, incremental
+from sti_portal.quality.validate import GROUP_FRAMES, validate_all
+from sti_portal.store.warehouse import releases_frame
+from sti_portal.transform import steps
 from sti_portal.transform.harmonise import HarmonisedBatch, HarmoniseError, harmonise
 from sti_portal.uploads import checks, report, resources
 from sti_portal.uploads.base import Base, BaseUnreadable, base_from_inputs, incremental_base
@@ -104,8 +107,6 @@ def evaluate(
 ) -> Evaluation | None:
     """Read, check and validate the files against `base` (every published row), or against the rows
     `scope_of(new rows)` returns (the series the files touch: the incremental path)."""
-    from sti_portal.quality.validate import GROUP_FRAMES, validate_all
-    from sti_portal.transform import steps
 
     reads = read_files(files, now, outcome)
     columns = list(base.observations.columns) if base is not None else list(incremental.HARMONISED_COLUMNS)
@@ -478,9 +479,6 @@ def _publish_incremental(
     now: datetime,
 ) -> None:
     """The batch appended to copies of the published files (sti_portal/publish/incremental.py), then switched in."""
-    from sti_portal.publish import downloads
-    from sti_portal.store.warehouse import releases_frame
-    from sti_portal.transform import steps
 
     entries = _stage_archive(paths, todo, now)
     timings = outcome.timings

@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 
 from sti_portal.core.settings import Paths
+from sti_portal.quality.validate import load_suite
 
 STATUS_WORDS = {
     "valid": "VALID",
@@ -200,7 +201,6 @@ def render_html(outcome, files=None) -> str:
             "(expectations/*.json), on the published data plus these files.</p>"
         )
         parts.append("<table><tr><th>suite</th><th>about</th><th>expectations</th><th>result for these files</th></tr>")
-        from sti_portal.quality.validate import load_suite
 
         for suite in outcome.suites:
             errors, warnings = _suite_problems(suite.suite, files)
