@@ -11,6 +11,21 @@ import pandas as pd
 
 KIND_PRECEDENCE = {"first_release": 1, "revision": 2, "compilation": 3, "yearbook": 4, "upload": 5}
 OBSERVATION_KEY = ["region_code", "indicator_id", "year"]
+# The columns of a harmonised observation row (every release), as the steps pass them on.
+OBSERVATION_COLUMNS = [
+    "source_id",
+    "release",
+    "release_kind",
+    "vintage",
+    "indicator_id",
+    "year",
+    "value",
+    "unit",
+    "obs_status",
+    "source_ref",
+    "note",
+    "region_code",
+]
 
 
 def release_order(frame: pd.DataFrame) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from sti_portal.core.releases import OBSERVATION_COLUMNS
 from sti_portal.core.settings import WAREHOUSE_SQL_DIR
 from sti_portal.publish import downloads
 from sti_portal.publish.portal_db import PUBLISHED_TABLES
@@ -340,20 +341,7 @@ def timed(timings: dict[str, float], name: str):
     return _Timer()
 
 
-HARMONISED_COLUMNS = (
-    "source_id",
-    "release",
-    "release_kind",
-    "vintage",
-    "indicator_id",
-    "year",
-    "value",
-    "unit",
-    "obs_status",
-    "source_ref",
-    "note",
-    "region_code",
-)
+HARMONISED_COLUMNS = tuple(OBSERVATION_COLUMNS)
 
 
 def appendable(generation: Path) -> bool:

@@ -10,7 +10,7 @@ import json
 import sys
 
 from sti_portal.core import catalogue
-from sti_portal.core.releases import KIND_PRECEDENCE, OBSERVATION_KEY
+from sti_portal.core.releases import KIND_PRECEDENCE, OBSERVATION_COLUMNS, OBSERVATION_KEY
 from sti_portal.core.settings import EXPECTATIONS_DIR
 from sti_portal.transform.release_differences import BULLETIN_TOLERANCE, tolerance_label
 
@@ -19,20 +19,7 @@ FIRST_DATA_YEAR = 1990
 LAST_DATA_YEAR = 2100  # the upload checks compare with today's date; the suite only catches typos like 20233
 ADDITIVITY_REL_TOLERANCE = 0.01
 OBS_STATUS_CODES = ["", "p", "e", "b", "m", "u", "d", "c"]
-CANDIDATE_COLUMNS = [
-    "source_id",
-    "release",
-    "release_kind",
-    "vintage",
-    "indicator_id",
-    "year",
-    "value",
-    "unit",
-    "obs_status",
-    "source_ref",
-    "note",
-    "region_code",
-]
+CANDIDATE_COLUMNS = OBSERVATION_COLUMNS
 OBSERVATIONS_FRAME = "observations"
 SUITE_FRAMES = {
     "observations": OBSERVATIONS_FRAME,

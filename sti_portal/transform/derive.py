@@ -70,7 +70,7 @@ def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from sti_portal.core.releases import newest_per_key, release_order
+    from sti_portal.core.releases import OBSERVATION_COLUMNS, newest_per_key, release_order
 
     flow = release_order(
         observations[(observations["indicator_id"] == "hightech_enterprises_certified") & observations["value"].notna()]
@@ -80,20 +80,7 @@ def hightech_enterprises_valid_est(observations: pd.DataFrame) -> pd.DataFrame:
     for n, release in enumerate(releases):
         as_of = newest_per_key(flow[flow["release"].isin(releases[: n + 1])])
         frames.append(_estimate_rows(as_of, release))
-    columns = [
-        "source_id",
-        "release",
-        "release_kind",
-        "vintage",
-        "indicator_id",
-        "year",
-        "value",
-        "unit",
-        "obs_status",
-        "source_ref",
-        "note",
-        "region_code",
-    ]
+    columns = OBSERVATION_COLUMNS
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
