@@ -43,8 +43,8 @@ PORTAL_PATHS = [
 
 STANDING_NOTES = [
     "Synthetic data (benchmarks/synthetic.py, seed 2024): about 2,850 county-level units with GB/T 2260-style "
-    "codes under the 31 provinces, the catalogue's 22 non-derived indicators, 0.5 % gaps (m), 1 % p and 0.5 % e "
-    "flags, one upload-format CSV per edition; the counties enter through STI_EXTRA_REGIONS (an extra region catalogue).",
+    "codes under the 31 provinces, the catalogue's non-derived full-coverage indicators (32 since the sources "
+    "of 2026-12; 22 before), 0.5 % gaps (m), 1 % p and 0.5 % e flags, one upload-format CSV per edition; the counties enter through STI_EXTRA_REGIONS (an extra region catalogue).",
     "ours = benchmarks/scale.py `ours`: pandas read of the CSVs into the tidy frame, then the functions `sti build` "
     "runs: harmonise, derive, the six GX suites (compact batches computed in DuckDB, sti_portal/quality/), "
     "write_warehouse, publish (sti.db with observations, observation_history, revisions, every index, ANALYZE, "
@@ -58,8 +58,8 @@ STANDING_NOTES = [
     "(GX import included); the ratio compares it with `ours` at the same size.",
     "portal = `sti serve` (Datasette, immutable, response cache on) on ours' sti.db; the clients (one kept-alive "
     "connection each, httptools parsing) share the 2 cores with the server on loopback, so latencies are an upper "
-    "bound; each URL is warmed once before the timed round, so the figures are for cached pages (uncached figures: "
-    "docs/benchmarks.md notes).",
+    "bound; each URL is warmed once before the timed round, so the figures are for cached pages (distinct, uncached "
+    'URLs: the section "Crawl").',
 ]
 
 

@@ -97,3 +97,20 @@ def test_datasette_base_template_is_the_one_portal_base_html_copies():
     assert digest == "bb22df33caea147e1db3b238878f2716ab698c81be89a66d9dabd5649e899dc2", (
         f"Datasette's templates/base.html changed ({theirs}): redo portal/templates/base.html from it"
     )
+
+
+def test_databases_are_still_replaced_not_mutated_so_a_request_can_pin_them():
+    """Internal 4: add_database / remove_database assign a new dict; a pinned request keeps the old one."""
+    ds = Datasette([], memory=True)
+    token = datasette_internals.pin_databases(ds)
+    try:
+        pinned = ds.databases
+        ds.add_database(Database(ds, is_memory=True), name="newer")
+        assert "newer" not in pinned and "newer" not in ds.databases, (
+            "Datasette.add_database changed the dict in place (or a pinned request sees new databases): "
+            "pin_databases no longer isolates a request from a publication switch"
+        )
+    finally:
+        datasette_internals.unpin_databases(token)
+    assert "newer" in ds.databases  # outside the request: the live dict
+    assert type(ds).__mro__[1] is datasette_internals._PinnedDatabases and isinstance(ds, Datasette)

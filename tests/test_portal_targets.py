@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import sqlite3
+import urllib.parse
 
 import httpx
 import pytest
@@ -463,3 +464,15 @@ def test_indicator_page_shows_first_release_vs_latest_for_every_province(portal_
     assert 'href="/figure/rd_intensity/110000/2022"' in section
     # an indicator released once (no bulletin) has no such table
     assert 'id="first-release"' not in get(f"{portal_url}/indicator/hightech_enterprises_certified").text
+
+
+def test_the_reported_count_links_to_exactly_the_rows_it_counts(portal_url, db):
+    """A region's "comparable reported figures" number opens the reported_vs_official rows it counts."""
+    page = get(f"{portal_url}/targets").text
+    row = re.search(rf'<tr data-region="{HEBEI}".*?</tr>', page, re.S).group(0)
+    link, shown = re.search(r'data-count="reported"><a href="([^"]+)">(\d+)</a>', row).groups()
+    path, _, query = html.unescape(link).partition("?")
+    rows = get(f"{portal_url}{path}.json", **dict(urllib.parse.parse_qsl(query)), _shape="array").json()
+    assert len(rows) == int(shown) >= 1 and all(r["verdict"] != "not comparable" for r in rows)
+    everything = db.execute("SELECT count(*) FROM reported_vs_official WHERE region_code = ?", (HEBEI,)).fetchone()[0]
+    assert everything > len(rows)  # Hebei also has a figure that cannot be compared: not counted, not listed

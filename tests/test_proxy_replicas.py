@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -23,6 +24,7 @@ from conftest import REPO_ROOT
 from servers import require_nginx
 
 from benchmarks.stack import start_proxy, start_replica, stop
+from portal.site.http_cache import site_version
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
 
@@ -48,7 +50,13 @@ def make_second_publication(builder: Path, first: Path) -> Path:
 
 
 def replicas_publish(
-    builder: Path, generation: Path, homes: list[Path], map_file: Path, reload: str | None, warm: str | None = None
+    builder: Path,
+    generation: Path,
+    homes: list[Path],
+    map_file: Path,
+    reload: str | None,
+    warm: str | None = None,
+    link: bool = False,
 ):
     command = [
         sys.executable,
@@ -61,6 +69,7 @@ def replicas_publish(
         "--nginx-map",
         str(map_file),
         *(["--warm", warm] if warm else []),
+        *(["--link"] if link else []),
     ]
     for home in homes:
         command += ["--to", str(home)]
@@ -84,7 +93,11 @@ def stack(built_home, tmp_path):
     first = generations.current_generation(Paths(built_home))
     homes = [tmp_path / "replica-a", tmp_path / "replica-b"]
     map_file = tmp_path / "proxy" / "sti-publication.map"
-    replicas_publish(built_home, first, homes, map_file, reload=None)
+    # --link: the replicas share the builder's files (same file system); the switch test below copies
+    assert "linked" in replicas_publish(built_home, first, homes, map_file, reload=None, link=True)
+    for home in homes:
+        served = generations.current_generation(Paths(home)) / "sti.db"
+        assert served.stat().st_ino == (first / "sti.db").stat().st_ino and served.resolve() != first / "sti.db"
     replicas = []
     proxy = None
     try:
@@ -109,6 +122,12 @@ def test_the_proxy_caches_per_publication_compresses_and_revalidates(stack):
         assert page.headers["x-sti-publication"] == first.name and first.name in page.headers["etag"]
         assert again.headers["x-cache-status"] == "HIT"
         assert "public" in page.headers["cache-control"] and page.headers["last-modified"]
+        # a browser checks again after a minute; nginx may keep the page until the day in its citation ends
+        freshness = dict(re.findall(r"([a-z-]+)=(\d+)", page.headers["cache-control"]))
+        assert int(freshness["max-age"]) <= 60 and 0 < int(freshness["s-maxage"]) <= 86_400
+        assert (int(time.time()) + int(freshness["s-maxage"])) % 86_400 < 5  # ends at (about) 00:00 UTC
+        # the cache key names the portal code's version too: a deployment is a new key (sti replicas rekey)
+        assert f'$sti_site {{\n    default "{site_version()}";' in stack["map"].read_text()
         revalidated = client.get("/indicator/rd_intensity", headers={"If-None-Match": page.headers["etag"]})
         assert revalidated.status_code == 304 and revalidated.content == b""
         # the replica itself answers a conditional request without rendering: 304 with the same validator
@@ -125,7 +144,12 @@ def test_the_proxy_caches_per_publication_compresses_and_revalidates(stack):
         versioned = client.get("/assets/v/any-version/sti.css")
         assert versioned.status_code == 200 and "immutable" in versioned.headers["cache-control"]
         assert "/assets/v/" in page.text  # the site's stylesheet is linked by its versioned URL
-        # an unversioned asset is revalidated: a repeat visit gets 304, not the file again
+        # the site's own script is linked by its versioned URL too, so a repeat visit does not ask for it
+        scripts = re.findall(r'<script src="([^"]+)"', page.text)
+        charts_url = next(url for url in scripts if url.endswith("/sti-charts.js"))
+        assert charts_url.startswith("/assets/v/") and all("/vendor/" in u or "/assets/v/" in u for u in scripts)
+        assert "immutable" in client.get(charts_url).headers["cache-control"]
+        # an unversioned asset URL (old links) is revalidated: a repeat visit gets 304, not the file again
         charts = client.get("/assets/sti-charts.js")
         again_charts = client.get("/assets/sti-charts.js", headers={"If-None-Match": charts.headers["etag"]})
         assert again_charts.status_code == 304 and again_charts.content == b""
@@ -198,6 +222,9 @@ def test_a_publication_reaches_both_replicas_under_load_without_error_or_mixed_r
     late = [r for r in results if r[0] > published["at"] + 0.5]
     assert late and {r[2] for r in late} == {second.name}
     assert "switched" in published["log"] and "ran `" in published["log"] and "cache warmed" in published["log"]
+    # and it returned only once nginx answered new connections under the new key (the reload is graceful)
+    assert f"proxy answers under {second.name}" in published["log"]
+    assert httpx.get(f"{proxy.url}/", timeout=30).headers["x-sti-cache-key"] == second.name
     # warmed before the re-key: a page no client asked since the switch comes from the proxy's cache
     region = httpx.get(f"{proxy.url}/region/110000", headers={"Accept-Encoding": "gzip"}, timeout=30)
     assert region.headers["x-cache-status"] == "HIT" and region.headers["x-sti-publication"] == second.name

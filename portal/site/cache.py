@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from portal.site.constants import DATABASE
 from portal.site.data import today
+from portal.site.datasette_internals import pin_databases, unpin_databases
 from portal.site.hotswap import follow_publication
 from portal.site.http_cache import compressed, http_caching
 from sti_portal.core.settings import load_settings
@@ -244,7 +245,8 @@ def _set_access_log() -> None:
 
 
 def _read_only_and_secured(app, datasette):
-    """ASGI: follow a new publication, 405 for any method but GET/HEAD/OPTIONS, security headers on all."""
+    """ASGI: follow a new publication and pin it for the request, 405 for any method but GET/HEAD/OPTIONS,
+    security headers on all."""
 
     async def with_headers(scope, receive, send):
         if scope["type"] != "http":
@@ -252,32 +254,41 @@ def _read_only_and_secured(app, datasette):
         if not _access_log["set"]:
             _set_access_log()
         follow_publication(datasette)
-        if scope["method"] not in READ_METHODS:
-            # The public portal only reads: no POST to a stored query, no login, no write API.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 405,
-                    "headers": [
-                        (b"allow", b"GET, HEAD, OPTIONS"),
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        *SECURITY_HEADERS,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b"405 Method Not Allowed: this portal is read-only\n"})
-            return
-
-        async def send_with_headers(event):
-            if event["type"] == "http.response.start":
-                present = {name.lower() for name, _ in event.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                event = {**event, "headers": [*event.get("headers", []), *extra]}
-            await send(event)
-
-        return await app(scope, receive, send_with_headers)
+        # This request reads the publication current now to its end, whatever a later request switches to.
+        pinned = pin_databases(datasette)
+        try:
+            return await _read_only_response(app, scope, receive, send)
+        finally:
+            unpin_databases(pinned)
 
     return with_headers
+
+
+async def _read_only_response(app, scope, receive, send):
+    if scope["method"] not in READ_METHODS:
+        # The public portal only reads: no POST to a stored query, no login, no write API.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [
+                    (b"allow", b"GET, HEAD, OPTIONS"),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"405 Method Not Allowed: this portal is read-only\n"})
+        return
+
+    async def send_with_headers(event):
+        if event["type"] == "http.response.start":
+            present = {name.lower() for name, _ in event.get("headers", [])}
+            extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+            event = {**event, "headers": [*event.get("headers", []), *extra]}
+        await send(event)
+
+    return await app(scope, receive, send_with_headers)
 
 
 def wrap_portal_app(app, datasette):

@@ -14,7 +14,12 @@ import sqlite3
 import urllib.parse
 
 from portal.site.constants import DATABASE
-from portal.site.datasette_internals import OwnConnectionsDatabase, forget_inspect_data, install_inspect_data
+from portal.site.datasette_internals import (
+    OwnConnectionsDatabase,
+    forget_inspect_data,
+    install_inspect_data,
+    unpinned,
+)
 
 
 def identity_of(path: str | None) -> tuple:
@@ -34,7 +39,9 @@ class PublishedDatabase(OwnConnectionsDatabase):
     SQL thread and keeps the connection under the database's *name*, so after a switch it would go on
     serving the old file, or a mix. `follow_publication` (run on every request) swaps in a new
     PublishedDatabase when the published file changes: new connections, pinned to the new file; the
-    old ones are closed a minute later, after any query still running on them.
+    old ones are closed a minute later, after any query still running on them. A request that started
+    before the swap goes on reading the old database to its end (cache.py pins `datasette.databases`
+    per request, datasette_internals.pin_databases), so no response mixes two publications.
     """
 
     def __init__(self, ds, link_path: str, identity: tuple):
@@ -46,6 +53,13 @@ class PublishedDatabase(OwnConnectionsDatabase):
 
 
 def follow_publication(datasette) -> None:
+    """Swap in the newly published file if the link now points at another one (on the live databases:
+    a request pinned to an older publication keeps it, and does not swap a second time)."""
+    with unpinned():
+        _follow_publication(datasette)
+
+
+def _follow_publication(datasette) -> None:
     db = datasette.databases.get(DATABASE)
     if db is None or not db.path:
         return

@@ -10,7 +10,11 @@ browsers and to the reverse proxy in front (deploy/nginx/sti-portal.conf), which
   version; ``Last-Modified`` = the later of the published file's mtime and the day's start (UTC).
 - ``If-None-Match`` / ``If-Modified-Since`` matching the current validators: ``304`` without rendering
   (what the proxy's revalidation and a browser's repeat visit cost: a stat, no SQL).
-- ``Cache-Control``: pages and data ``public, max-age=60, stale-while-revalidate=60``; static assets under
+- ``Cache-Control``: pages and data ``public, max-age=60, s-maxage=<seconds to the next UTC midnight>,
+  stale-while-revalidate=60``: a browser checks again after a minute (a new publication shows within a
+  minute); a shared cache (nginx, a CDN) may keep the response until the day in its citation line ends,
+  because the proxy's cache key names the publication and the site version (deploy/nginx), so a new
+  publication or deployment is a new key, not a stale entry. Static assets under
   a versioned URL (``/assets/v/<site version>/...``, and the vendored libraries whose directory names
   carry their version) ``public, max-age=31536000, immutable``; other assets an hour; ad-hoc SQL
   (``?sql=``, may call date('now') or random()) ``no-cache``. A request whose ``X-Sti-Expect-Publication``
@@ -29,6 +33,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +44,8 @@ from portal.site.constants import DATABASE
 PORTAL_ROOT = Path(__file__).resolve().parent.parent
 PUBLICATION_HEADER = b"x-sti-publication"
 EXPECT_HEADER = b"x-sti-expect-publication"
-PAGE_CACHE_CONTROL = b"public, max-age=60, stale-while-revalidate=60"
+BROWSER_MAX_AGE_S = 60
+DAY_S = 86_400
 IMMUTABLE_CACHE_CONTROL = b"public, max-age=31536000, immutable"
 ASSET_CACHE_CONTROL = b"public, max-age=3600"
 VERSIONED_ASSETS = "/assets/v/"
@@ -53,14 +59,17 @@ GZIP_LEVEL = 6  # zlib's default: about the size of level 9 at a third of the CP
 
 
 def site_version() -> str:
-    """A short hash of the portal's own files (templates, static, code): a deployment changes it."""
+    """A short hash of the portal's own files (templates, static, code): a deployment changes it.
+
+    Of the files' contents, not their timestamps, so every replica of one deployment (checked out at
+    different times, on different machines) gives the same ETags and the proxy the same cache key."""
     if _site["version"] is None:
         digest = hashlib.sha256()
         for folder in ("templates", "static", "site", "plugins"):
             for path in sorted((PORTAL_ROOT / folder).rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
-                    stat = path.stat()
-                    digest.update(f"{path.relative_to(PORTAL_ROOT)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+                    digest.update(f"{path.relative_to(PORTAL_ROOT).as_posix()}\n".encode())
+                    digest.update(hashlib.sha256(path.read_bytes()).digest())
         _site["version"] = digest.hexdigest()[:12]
     return _site["version"]
 
@@ -71,6 +80,13 @@ _site: dict = {"version": None}
 def asset_url(path: str) -> str:
     """The long-lived URL of a file under portal/static ("/assets/sti.css" -> "/assets/v/<version>/sti.css")."""
     return f"{VERSIONED_ASSETS}{site_version()}/{path.removeprefix('/assets/')}"
+
+
+def versioned_asset(url: str) -> str:
+    """`asset_url` for the site's own files; URLs already immutable (vendored, versioned) unchanged."""
+    if url.startswith("/assets/") and not url.startswith((VERSIONED_ASSETS, "/assets/vendor/")):
+        return asset_url(url)
+    return url
 
 
 def publication_of(identity: tuple | None) -> str:
@@ -155,7 +171,17 @@ def _policy(scope, identity) -> tuple[bytes, list[tuple[bytes, bytes]], bool]:
     expected = _header(scope, EXPECT_HEADER)
     if expected is not None and expected != publication:
         return b"no-store", [], False
-    return PAGE_CACHE_CONTROL, [(b"etag", etag), (b"last-modified", last_modified)], True
+    return page_cache_control(), [(b"etag", etag), (b"last-modified", last_modified)], True
+
+
+def page_cache_control(now: float | None = None) -> bytes:
+    """Cache-Control of pages and data: a minute for browsers, the rest of the UTC day for shared caches."""
+    now = time.time() if now is None else now
+    to_midnight_s = max(1, DAY_S - int(now) % DAY_S)
+    return (
+        f"public, max-age={min(BROWSER_MAX_AGE_S, to_midnight_s)}, s-maxage={to_midnight_s}, "
+        f"stale-while-revalidate={BROWSER_MAX_AGE_S}"
+    ).encode("latin-1")
 
 
 def http_caching(app, datasette):

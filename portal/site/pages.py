@@ -13,11 +13,16 @@ from portal.site.constants import CATEGORY_ZH, DATABASE, DEFAULT_MAP_INDICATOR, 
 from portal.site.data import category_key, downloads_manifest, figure_path, indicator_label, portal_data
 from portal.site.display import POPULATION, html_decimals, per_capita, per_capita_value
 from portal.site.formatting import fmt, human_bytes, json_for_script
+from portal.site.http_cache import versioned_asset
 from portal.site.tracking import region_summary, summary_totals
 
 
 async def render_page(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     context = {"metadata": datasette.metadata(), **context}
+    if context.get("vendor_js"):
+        # Our own scripts under their versioned URL (cached a year); the vendored libraries' URLs carry
+        # their version already (http_cache.IMMUTABLE_PREFIXES).
+        context["vendor_js"] = [versioned_asset(url) for url in context["vendor_js"]]
     html = await datasette.render_template(template, context, request=request, view_name=template.removesuffix(".html"))
     return Response.html(html, status=status)
 

@@ -31,6 +31,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -38,32 +39,54 @@ from pathlib import Path
 
 import click
 
+from portal.site.http_cache import site_version
 from sti_portal.core import settings as config
 from sti_portal.core.settings import Paths
 from sti_portal.publish import generations
 from sti_portal.publish.sitemap import site_urls
 
-MAP_TEMPLATE = 'map $host $sti_publication {{\n    default "{publication}";\n}}\n'
+# The proxy's cache key holds both (deploy/nginx/sti-portal.conf): a new publication or a new deployment
+# of the portal's code is a new key, so nginx may keep a response for the rest of its day (s-maxage).
+MAP_TEMPLATE = (
+    'map $host $sti_publication {{\n    default "{publication}";\n}}\n'
+    'map $host $sti_site {{\n    default "{site}";\n}}\n'
+)
 
 
 class ReplicaError(RuntimeError):
     """A replica could not be brought to the publication (message says which and why)."""
 
 
-def stage_generation(source: Path, replica: Paths) -> Path:
+def stage_generation(source: Path, replica: Paths, link: bool = False) -> Path:
     """Copy a generation directory (without its manifest) into the replica's incoming/; returns the copy.
 
     Staged outside generations/: the writer lock's recovery removes unfinished generations there.
+    `link`: hard-link each file instead (replicas on the builder's file system): a published generation is
+    never written again, so the replicas can share its blocks (a 10 M-row publication is ~23 GB with its
+    downloads); a file on another file system is copied.
     """
     staged = replica.home / "incoming" / source.name
     if staged.exists():
         shutil.rmtree(staged)  # left by an interrupted copy
     staged.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, staged, symlinks=True, ignore=shutil.ignore_patterns(generations.MANIFEST))
+    shutil.copytree(
+        source,
+        staged,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(generations.MANIFEST),
+        copy_function=_link_or_copy if link else shutil.copy2,
+    )
     return staged
 
 
-def switch_replica(source: Path, replica: Paths, lock_timeout: float) -> str:
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system (EXDEV), or links not allowed there
+        shutil.copy2(source, target)
+
+
+def switch_replica(source: Path, replica: Paths, lock_timeout: float, link: bool = False) -> str:
     """Publish `source` on one replica (staging a copy first if none is); returns what was done, for the log."""
     replica.home.mkdir(parents=True, exist_ok=True)
     with generations.writer_lock(replica, "replica switch", timeout=lock_timeout):
@@ -72,7 +95,7 @@ def switch_replica(source: Path, replica: Paths, lock_timeout: float) -> str:
             return f"{replica.home}: already on {source.name}"
         staged = replica.home / "incoming" / source.name
         if not staged.is_dir():
-            staged = stage_generation(source, replica)
+            staged = stage_generation(source, replica, link)
         target = replica.generations / source.name
         if target.exists():
             shutil.rmtree(target)
@@ -92,7 +115,7 @@ def write_publication_map(map_file: Path, publication: str) -> None:
     """The nginx map naming the publication (written whole, then renamed over the old one)."""
     map_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = map_file.with_name(f".{map_file.name}.{os.getpid()}.tmp")
-    tmp.write_text(MAP_TEMPLATE.format(publication=publication), encoding="utf-8")
+    tmp.write_text(MAP_TEMPLATE.format(publication=publication, site=site_version()), encoding="utf-8")
     os.replace(tmp, map_file)
 
 
@@ -155,6 +178,7 @@ def publish(
     lock_timeout: float = 60.0,
     warm_url: str | None = None,
     warm_host: str | None = None,
+    link: bool = False,
 ) -> list[str]:
     """Steps 1-3 of the protocol above; returns the log lines. Raises ReplicaError on the first failure."""
     if not (source / generations.MANIFEST).exists():
@@ -162,14 +186,45 @@ def publish(
     log = []
     for replica in replicas:  # 1. every copy first: the switches that follow take milliseconds each
         if generations.current_id(replica) != source.name:
-            stage_generation(source, replica)
-            log.append(f"{replica.home}: copied {source.name}")
+            stage_generation(source, replica, link)
+            log.append(f"{replica.home}: {'linked' if link else 'copied'} {source.name}")
     for replica in replicas:  # 2. one replica after the other
-        log.append(switch_replica(source, replica, lock_timeout))
+        log.append(switch_replica(source, replica, lock_timeout, link))
     if warm_url:
         log.append(warm_proxy(warm_url, warm_host, source))
     log += rekey_proxy(map_file, reload_command, source.name)  # 3.
+    if warm_url and map_file is not None:
+        log.append(wait_for_proxy_key(warm_url, warm_host, source.name))
     return log
+
+
+REKEY_WAIT_S = 10.0
+
+
+def wait_for_proxy_key(base_url: str, host: str | None, publication: str) -> str:
+    """Return once a new connection to the proxy is answered under `publication`'s cache key.
+
+    A graceful reload starts new nginx workers and lets the old ones finish: for a moment a new connection
+    may still reach an old worker (old key; the replicas then answer no-store and render). Waiting here
+    means that when `sti replicas publish --warm` returns, visitors are served from the warmed cache."""
+    headers = {"User-Agent": "sti-replicas-warm", "Accept-Encoding": "gzip", **({"Host": host} if host else {})}
+    deadline = time.monotonic() + REKEY_WAIT_S
+    seen = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(base_url.rstrip("/") + "/", headers=headers)
+            with urllib.request.urlopen(request, timeout=WARM_TIMEOUT_S) as response:
+                response.read()
+                seen = response.headers.get("X-Sti-Cache-Key")
+        except (urllib.error.URLError, OSError) as error:
+            seen = f"no answer ({error})"
+        if seen == publication:
+            return f"proxy answers under {publication}"
+        if seen is None:  # an nginx config older than deploy/nginx/sti-portal.conf: cannot tell, do not wait
+            return "proxy does not say its cache key (no X-Sti-Cache-Key header): not waited for the reload"
+        time.sleep(0.05)
+    # The publication is live on every replica and in the map: a warning, not a failure.
+    return f"warning: the proxy at {base_url} still answered under {seen!r} {REKEY_WAIT_S:.0f} s after the re-key"
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -219,6 +274,11 @@ _reload_option = click.option(
     help="Before re-keying, ask every site URL through this proxy address (e.g. http://127.0.0.1).",
 )
 @click.option("--warm-host", default=None, help="Host header for --warm: the public name (e.g. sti.example.org).")
+@click.option(
+    "--link",
+    is_flag=True,
+    help="Hard-link the generation's files instead of copying them (replicas on the builder's file system).",
+)
 def publish_command(
     homes: tuple[Path, ...],
     generation: Path | None,
@@ -226,6 +286,7 @@ def publish_command(
     reload_command: str | None,
     warm_url: str | None,
     warm_host: str | None,
+    link: bool,
 ) -> None:
     """Copy the published generation to every replica, switch them in order, then re-key the proxy."""
     source = generation.resolve() if generation else generations.current_generation(config.paths())
@@ -243,6 +304,7 @@ def publish_command(
             reload_command,
             warm_url=warm_url,
             warm_host=warm_host,
+            link=link,
         ):
             click.echo(line)
     except (ReplicaError, generations.WriterBusy, generations.PublicationConflict, OSError) as error:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
 TRIGGERS = "=+-@\t\r"
 _STARTS = [(lead + b'"' + bytes([c]), lead + b"\"'" + bytes([c])) for lead in (b",", b"\n") for c in TRIGGERS.encode()]
 _HOLD = 2  # bytes held back between chunks: a field start split across two reads is seen whole
@@ -32,6 +34,26 @@ def safe_cell(value):
 
 def _starts_field(data: bytes) -> bool:
     return len(data) >= 2 and data[:1] == b'"' and data[1:2] in [bytes([c]) for c in TRIGGERS.encode()]
+
+
+# Byte classes of a field start `<lead>"<trigger>` (lead: `,` or `\n`), for counting with numpy.
+_IS_TRIGGER = np.zeros(256, dtype=bool)
+_IS_TRIGGER[list(TRIGGERS.encode())] = True
+_IS_LEAD = np.zeros(256, dtype=bool)
+_IS_LEAD[list(b",\n")] = True
+_QUOTE = ord('"')
+
+
+def _count_starts(data: bytes) -> int:
+    """How many `<lead>"<trigger>` (the _STARTS patterns) are in `data`: the same number as counting each
+    pattern with bytes.count (leads and triggers are disjoint, so no two matches overlap), in one
+    vectorised pass over the quotes instead of twelve passes over the bytes (a 10 M-row publication
+    writes about 7 GB of CSV parts)."""
+    if len(data) < 3:
+        return 0
+    view = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(view[1:-1] == _QUOTE) + 1
+    return int(np.count_nonzero(_IS_TRIGGER[view[quotes + 1]] & _IS_LEAD[view[quotes - 1]]))
 
 
 class FormulaCounter:
@@ -49,7 +71,8 @@ class FormulaCounter:
         if self._first and len(data) >= 2:
             self._first = False
             self.count += _starts_field(data)
-        self.count += sum(data.count(pattern) for pattern, _ in _STARTS)
+        # A start whose quote is one of the last two bytes is counted with the next chunk (kept as the tail).
+        self.count += _count_starts(data)
         self._tail = data[-_HOLD:]
 
 

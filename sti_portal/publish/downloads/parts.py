@@ -170,8 +170,20 @@ class _Writer:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _formula_counter(kind: str) -> FormulaCounter | _NoCount:
+    """Formula-like cells matter only in the CSV (the Excel download neutralises them), not in NDJSON."""
+    return FormulaCounter() if kind == "csv" else _NoCount()
+
+
+class _NoCount:
+    count = 0
+
+    def update(self, chunk: bytes) -> None:
+        pass
+
+
 def _hash_job(path: Path, key: str, kind: str) -> list[tuple]:
-    digest, size, formulas = hashlib.sha256(), 0, FormulaCounter()
+    digest, size, formulas = hashlib.sha256(), 0, _formula_counter(kind)
     with open(path, "rb") as handle:
         while chunk := handle.read(layout.CHUNK):
             digest.update(chunk)
@@ -192,7 +204,7 @@ def _split_job(
         for key, records in cuts:
             path = out_dir / (key + suffix)
             path.parent.mkdir(parents=True, exist_ok=True)
-            digest, size, formulas = hashlib.sha256(), 0, FormulaCounter()
+            digest, size, formulas = hashlib.sha256(), 0, _formula_counter(kind)
             with open(path, "wb") as target:
                 remaining = records
                 while remaining > 0:
