@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -138,7 +137,7 @@ def replica_home(source_generation: Path, home: Path) -> Path:
 def copy_as_new_publication(generation: Path, builder: Path) -> Path:
     """The same data under a new generation name: a publication switch without changing any value."""
     target = builder / "generations" / f"{generation.name}-republished-{time.time_ns()}"
-    shutil.copytree(generation, target, symlinks=True, copy_function=os.link)
+    shutil.copytree(generation, target, symlinks=True, copy_function=generations.link_or_copy)
     return target
 
 

@@ -219,13 +219,10 @@ def http_caching(app, datasette):
 
         async def send_with_caching(event):
             if event["type"] == "http.response.start":
+                # One publication per response: the request reads the database it started with to its end
+                # (cache.py pins it), so `publication` names what the body was rendered from.
                 headers = [(PUBLICATION_HEADER, publication)]
-                current = getattr(datasette.databases.get(DATABASE), "identity", None)
-                if current != identity and event["status"] == 200:
-                    # The publication switched while this response was rendered: no cache may keep it.
-                    headers += [(n, v) for n, v in event.get("headers", []) if n.lower() not in REPLACED]
-                    headers += [(b"cache-control", b"no-store"), (b"vary", b"Accept-Encoding")]
-                elif event["status"] == 200 and cache_control:
+                if event["status"] == 200 and cache_control:
                     headers += [(n, v) for n, v in event.get("headers", []) if n.lower() not in REPLACED]
                     headers += [(b"cache-control", cache_control), *validators, (b"vary", b"Accept-Encoding")]
                 else:

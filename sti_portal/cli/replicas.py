@@ -74,16 +74,9 @@ def stage_generation(source: Path, replica: Paths, link: bool = False) -> Path:
         staged,
         symlinks=True,
         ignore=shutil.ignore_patterns(generations.MANIFEST),
-        copy_function=_link_or_copy if link else shutil.copy2,
+        copy_function=generations.link_or_copy if link else shutil.copy2,
     )
     return staged
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another file system (EXDEV), or links not allowed there
-        shutil.copy2(source, target)
 
 
 def switch_replica(source: Path, replica: Paths, lock_timeout: float, link: bool = False) -> str:

@@ -248,13 +248,13 @@ def _migrate_plain_files(paths: Paths) -> list[str]:
         return []
     generation = new_generation(paths, "adopted")
     for name in plain:
-        _link_or_copy(paths.home / name, generation / name)
+        link_or_copy(paths.home / name, generation / name)
     downloads = paths.home / "downloads"
     old_versions = None
     if downloads.exists():
         source = downloads.resolve()
         target = generation / "downloads.d" / source.name
-        shutil.copytree(source, target, copy_function=_link_or_copy)
+        shutil.copytree(source, target, copy_function=link_or_copy)
         os.symlink(f"downloads.d/{source.name}", generation / "downloads")
         old_versions = paths.home / "downloads.d"
     _fsync_tree(generation)
@@ -276,7 +276,9 @@ def _migrate_plain_files(paths: Paths) -> list[str]:
     return [f"adopted plain files {plain} as generation {generation.name}"]
 
 
-def _link_or_copy(source, target) -> None:
+def link_or_copy(source, target) -> None:
+    """Hard-link `source` at `target` (a published file is never written again, so both may share its
+    blocks); copy it where a link cannot be made (another file system, EXDEV, or no links allowed)."""
     try:
         os.link(source, target)
     except OSError:

@@ -5,7 +5,6 @@ parts at record ends in a background thread (full build), each part hashed on th
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from sti_portal.publish.downloads.layout import (
 from sti_portal.publish.downloads.manifest import write_manifest
 from sti_portal.publish.downloads.rows import Rows, SqliteRows, StagedRows, sqlite_count
 from sti_portal.publish.formula_guard import FormulaCounter
+from sti_portal.publish.generations import link_or_copy
 from sti_portal.transform.derive import DERIVED_SOURCE_ID
 
 # Significant digits every DOUBLE is written with (see _Writer._value): every digit a source prints (万元 461469.749575
@@ -154,7 +154,7 @@ class _Writer:
         for suffix in (".csv", ".ndjson"):
             target = self.out / (key + suffix)
             target.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(previous_dir / (key + suffix), target)
+            link_or_copy(previous_dir / (key + suffix), target)
         self.state.parts[key] = previous
 
     def finish(self) -> None:
@@ -231,13 +231,6 @@ def _split_job(
             raise ValueError(f"{source.name}: more records than its parts hold")
     source.unlink()
     return results
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def _read_state(rows: Rows, meta: dict) -> State:
