@@ -205,31 +205,26 @@ def measure(target, paths: list[str], clients: int, switch_to: Path | None = Non
     """A cold start, then: the crawl and a warm pass; or (switch_to) the crawl while publishing switch_to;
     or (warmed) publish switch_to first, as production does (proxy warmed before its re-key), then crawl."""
     target.start()
+
+    def row(**passes) -> dict:
+        """One result row: the passes measured, with what every row says (target, clients, URLs, memory)."""
+        return {
+            "target": target.label,
+            "clients": clients,
+            "urls": len(paths),
+            **passes,
+            "rss_mb": tree_rss_mb(target.pids),
+        }
+
     try:
         if warmed:
             started = time.perf_counter()
             target.switch(switch_to)
             publish_s = round(time.perf_counter() - started, 1)
-            result = asyncio.run(crawl(target.url, paths, clients))
-            return {
-                "target": target.label,
-                "clients": clients,
-                "urls": len(paths),
-                "after_warmed_switch": result,
-                "publish_s": publish_s,
-                "rss_mb": tree_rss_mb(target.pids),
-            }
+            return row(after_warmed_switch=asyncio.run(crawl(target.url, paths, clients)), publish_s=publish_s)
         if switch_to is None:
             cold = asyncio.run(crawl(target.url, paths, clients))
-            warm = asyncio.run(crawl(target.url, paths, clients))
-            return {
-                "target": target.label,
-                "clients": clients,
-                "urls": len(paths),
-                "uncached": cold,
-                "warm": warm,
-                "rss_mb": tree_rss_mb(target.pids),
-            }
+            return row(uncached=cold, warm=asyncio.run(crawl(target.url, paths, clients)))
 
         async def during_switch() -> dict:
             crawling = asyncio.create_task(crawl(target.url, paths, clients))
@@ -237,14 +232,7 @@ def measure(target, paths: list[str], clients: int, switch_to: Path | None = Non
             await asyncio.to_thread(target.switch, switch_to)
             return await crawling
 
-        result = asyncio.run(during_switch())
-        return {
-            "target": target.label,
-            "clients": clients,
-            "urls": len(paths),
-            "switch": result,
-            "rss_mb": tree_rss_mb(target.pids),
-        }
+        return row(switch=asyncio.run(during_switch()))
     finally:
         target.stop()
 
